@@ -114,7 +114,13 @@ static int fmt_item(const struct k *x, int64_t i, struct buf *o)
     }
     case KT_BYTE: return buf_printf(o, "%02x", *(const uint8_t *)p);
     case KT_SHORT: case KT_INT: case KT_LONG: case KT_ENUM: return buf_printf(o, "%" PRId64, v);
-    case KT_REAL: { float e; memcpy(&e, p, 4); return fmt_float(o, e, 7); }
+    case KT_REAL: {
+        float e;
+        memcpy(&e, p, 4);
+        if (isnan(e)) return buf_printf(o, "0N");            /* q: 0Ne, 0We */
+        if (isinf(e)) return buf_printf(o, e > 0 ? "0W" : "-0W");
+        return fmt_float(o, e, 7);
+    }
     case KT_FLOAT: { double f; memcpy(&f, p, 8); return fmt_float(o, f, 7); }
     case KT_CHAR: return buf_printf(o, "%c", *(const char *)p);
     case KT_SYM: return buf_printf(o, "%s", x->t < 0 ? x->u.s : k_symv_at(x, i));
@@ -291,7 +297,7 @@ static int fmt_vec(const struct k *x, size_t max, struct buf *o)
         return shown < n ? buf_printf(o, " ..") : 0;
     }
     if (t == KT_ENUM && (rc = buf_printf(o, "`%s!", x->dom ? x->dom : ""))) return rc;
-    bool all_special = true, any_dot = false;
+    bool all_special = true, any_dot = false;   /* q: 1 0n 3f, 1.5 0n, 0n 0n */
     for (int64_t i = 0; i < shown; i++) {
         if (i && (rc = buf_printf(o, " "))) return rc;
         size_t start = o->len;
@@ -307,7 +313,7 @@ static int fmt_vec(const struct k *x, size_t max, struct buf *o)
     case KT_SHORT: suffix = "h"; break;
     case KT_INT: suffix = "i"; break;
     case KT_REAL: suffix = "e"; break;
-    case KT_FLOAT: suffix = any_dot ? "" : "f"; break;
+    case KT_FLOAT: suffix = any_dot || all_special ? "" : "f"; break;
     case KT_MONTH: suffix = "m"; break;
     default: suffix = all_special ? null_suffix(t) : ""; break;
     }
@@ -341,10 +347,13 @@ static int fmt_obj(const struct k *x, size_t max, struct buf *o, int depth)
     if (x->t < KT_ANYMAP) return fmt_vec(x, max, o);
     if (x->t == KT_DICT || x->t == KT_SORTED_DICT) {
         if (x->t == KT_SORTED_DICT && (rc = buf_printf(o, "`s#"))) return rc;
-        bool kt = x->u.kk[0]->t == KT_TABLE;
-        if (kt && (rc = buf_printf(o, "("))) return rc;
-        if ((rc = fmt_obj(x->u.kk[0], max, o, depth + 1))) return rc;
-        if ((rc = buf_printf(o, kt ? ")!" : "!"))) return rc;
+        /* q wraps a key that would not parse as the left of ! on its own: a keyed
+         * table's key table, or a one-item list (,`a). */
+        const struct k *key = x->u.kk[0];
+        bool wrap = key->t == KT_TABLE || (key->t >= 0 && key->t < KT_ANYMAP && key->n == 1);
+        if (wrap && (rc = buf_printf(o, "("))) return rc;
+        if ((rc = fmt_obj(key, max, o, depth + 1))) return rc;
+        if ((rc = buf_printf(o, wrap ? ")!" : "!"))) return rc;
         return fmt_obj(x->u.kk[1], max, o, depth + 1);
     }
     if (x->t == KT_TABLE) {

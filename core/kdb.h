@@ -174,7 +174,8 @@ int kdb_file_content(struct kdb_file *f, const uint8_t **p, size_t *len, struct 
 int kdb_load(const char *path, struct k **out, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
-/* Write x as the kdb+ file PATH (and PATH# for a nested list), compressed when zp is
+/* Write x as the kdb+ file PATH (and PATH# for a general list, always written as a
+ * nested column), compressed when zp is
  * non-NULL with alg > 0. SYNC: make it durable before returning (see file_write). */
 int kdb_save(const char *path, const struct k *x, unsigned flags, const struct kdb_zparams *zp,
              bool sync, struct smfs_err *err) __attribute__((warn_unused_result));

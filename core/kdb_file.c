@@ -160,7 +160,8 @@ int kdb_save(const char *path, const struct k *x, unsigned flags, const struct k
     buf_init(&a, 0);
     buf_init(&h, 0);
     int rc;
-    bool nested = x->t == KT_LIST && x->n > 0 && x->u.kk[0]->t != KT_LIST;
+    /* A general list as a column file is a nested column (col + col#), empty or not. */
+    bool nested = x->t == KT_LIST;
     if (nested) {
         rc = kdb_encode_nested(x, &a, &h, err);
         if (rc == 0) {

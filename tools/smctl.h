@@ -1,0 +1,18 @@
+/* tools/smctl.h: the smctl command line. One file per subcommand (smctl_<name>.c),
+ * each a thin front end over core/ (and later ipc/): parse arguments, call the module,
+ * print. Output goes to stdout, one clear line per error to stderr prefixed "smctl: ".
+ * Exit status: 0 success, 1 the work failed (bad file, invalid config), 2 bad usage. */
+#ifndef SMFS_SMCTL_H
+#define SMFS_SMCTL_H
+
+#include <stdbool.h>
+
+#define SMFS_VERSION "0.1.0"
+
+int smctl_inspect(int argc, char **argv);
+int smctl_gen_hdb(int argc, char **argv);
+
+/* Print "smctl: <msg>" to stderr. */
+void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
