@@ -97,6 +97,12 @@ static int probe_symlist(const uint8_t *p, size_t len, const char *name, struct 
     if (len > 8 && p[len - 1] != 0)
         return err_set(err, -EBADMSG, "'%s' truncated: last symbol is not NUL-terminated (%zu bytes, %" PRId64 " complete names)",
                        nm(name), len, n);
+    /* .Q.en appends names in place without always updating the count, so a count
+     * below the names present is stale and harmless; one above them means the file
+     * lost its tail. */
+    if (in->hdr_count > n)
+        return err_set(err, -EBADMSG, "'%s' truncated: header says %" PRId64 " symbols, file has %" PRId64,
+                       nm(name), in->hdr_count, n);
     in->count = n;
     return 0;
 }
