@@ -26,6 +26,7 @@ CORE_LIB  := $(B)/libsmfscore.a
 
 SMCTL := $(B)/smctl
 
+.SECONDARY:
 .PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke demo clean
 .DEFAULT_GOAL := all
 
