@@ -136,10 +136,17 @@ static int write_all(int fd, const uint8_t *p, size_t n, const char *path, struc
 int file_write(const char *path, const void *p, size_t n, bool sync, struct smfs_err *err)
 {
     char tmp[PATH_MAX], dirbuf[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return err_set(err, -ENAMETOOLONG, "path '%s' is too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return err_sys(err, "open", tmp);
+    /* A unique temp name: two writers of the same path never share a half-written file. */
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) return err_sys(err, "mkostemp", tmp);
+    if (fchmod(fd, 0644) < 0) {
+        int rc = err_sys(err, "fchmod", tmp);
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
     int rc = write_all(fd, p, n, tmp, err);
     /* The bytes must be durable before the rename publishes the name: otherwise a
      * crash could leave the final name pointing at an empty or short file. */

@@ -208,10 +208,8 @@ static int fmt_in_vec(const struct k *x, int64_t i, struct buf *o)
 {
     int t = x->t < 0 ? -x->t : x->t;
     size_t start = o->len;
-    int rc = fmt_item(x, i, o);
+    int rc = fmt_item(x, i, o);   /* "0N"/"0W" for integer-backed nulls; letters come later */
     if (rc) return rc;
-    /* fmt_item writes "0N"/"0W" for integer-backed nulls: type letters come later */
-    (void)start;
     if (t == KT_GUID) {
         static const uint8_t zero[16];
         const void *p = x->t < 0 ? (const void *)x->u.uu : (const uint8_t *)x->u.v + 16 * (size_t)i;

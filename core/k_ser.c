@@ -21,6 +21,9 @@
 
 #include "ckd.h"
 
+/* Vectors are copied between memory and the little-endian wire with memcpy. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "smfs assumes a little-endian host");
+
 /* --- writer --------------------------------------------------------------- */
 
 struct wr {
@@ -61,9 +64,7 @@ static int w_obj(struct wr *w, const struct k *x, int depth);
 
 static int w_fixed(struct wr *w, int t, const void *p, int64_t n)
 {
-    size_t width = (size_t)k_width(t);
-    /* Little-endian host and little-endian output: the bytes are already right. */
-    return w_bytes(w, p, (size_t)n * width);
+    return w_bytes(w, p, (size_t)n * (size_t)k_width(t));
 }
 
 static int w_obj(struct wr *w, const struct k *x, int depth)
