@@ -170,6 +170,13 @@ int kdb_file_info(struct kdb_file *f, struct kdb_info *info, struct smfs_err *er
 int kdb_file_content(struct kdb_file *f, const uint8_t **p, size_t *len, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
+/* The first min(N, count) items of a vector or enumeration file (fe20, fd20 enum,
+ * 32-bit enum) as a K vector (caller frees), reading and decompressing only the bytes
+ * and blocks that hold them: showing ten values of a 4 GB column costs one block.
+ * IN is what kdb_file_info returned for F. Other families: -EINVAL. */
+int kdb_file_head(struct kdb_file *f, const struct kdb_info *in, int64_t n, struct k **out,
+                  struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* Load PATH as a K object (caller frees). An anymap index also loads PATH#. */
 int kdb_load(const char *path, struct k **out, struct smfs_err *err)
         __attribute__((warn_unused_result));

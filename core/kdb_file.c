@@ -106,6 +106,45 @@ int kdb_file_info(struct kdb_file *f, struct kdb_info *info, struct smfs_err *er
     return 0;
 }
 
+int kdb_file_head(struct kdb_file *f, const struct kdb_info *in, int64_t n, struct k **out,
+                  struct smfs_err *err)
+{
+    *out = NULL;
+    bool e32 = in->fmt == KDB_FMT_ENUM32;
+    if (in->fmt != KDB_FMT_VECTOR && in->fmt != KDB_FMT_ENUM && !e32)
+        return err_set(err, -EINVAL, "'%s': only vector and enumeration files have a head to read", f->path);
+    if (n > in->count) n = in->count;
+    if (n < 0) n = 0;
+    int w = e32 ? 4 : k_width(in->type);
+    uint64_t need = in->data_off + (uint64_t)n * (uint64_t)w;   /* within the probed size */
+    const uint8_t *p = f->map;
+    struct buf b;
+    buf_init(&b, 0);
+    if (f->compressed) {
+        uint64_t blocks = need ? (need + f->z.block_size - 1) / f->z.block_size : 1;
+        int rc = kdb_unzip_blocks(f->map, f->maplen, &f->z, 0, blocks, f->path, &b, err);
+        if (rc < 0) {
+            buf_release(&b);
+            return rc;
+        }
+        p = b.p;
+    }
+    struct k *x = in->type == KT_ENUM ? k_enum(in->domain, n) : k_vec((int8_t)in->type, n);
+    if (!x) {
+        buf_release(&b);
+        return err_set(err, -ENOMEM, "out of memory");
+    }
+    x->attr = (uint8_t)in->attr;
+    if (e32) {
+        for (int64_t i = 0; i < n; i++) ((int64_t *)x->u.v)[i] = (int32_t)le32(p + in->data_off + 4 * (uint64_t)i);
+    } else if (n) {
+        memcpy(x->u.v, p + in->data_off, (size_t)n * (size_t)w);
+    }
+    buf_release(&b);
+    *out = x;
+    return 0;
+}
+
 int kdb_load(const char *path, struct k **out, struct smfs_err *err)
 {
     *out = NULL;

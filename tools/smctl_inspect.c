@@ -60,12 +60,19 @@ struct shown {
     bool      resolved;   /* enum names found in the domain file */
 };
 
-static int load_value(const char *path, const struct kdb_info *in, struct shown *sh, struct smfs_err *err)
+/* Vectors and enumerations: read only the items shown, plus one so the rendering
+ * knows to print " .."; everything else is loaded whole. */
+static int load_value(struct kdb_file *f, const char *path, const struct kdb_info *in, size_t items,
+                      struct shown *sh, struct smfs_err *err)
 {
     sh->val = NULL;
     sh->resolved = false;
     if (in->fmt == KDB_FMT_HEAP) return 0;
-    int rc = kdb_load(path, &sh->val, err);
+    int rc;
+    if (in->fmt == KDB_FMT_VECTOR || in->fmt == KDB_FMT_ENUM || in->fmt == KDB_FMT_ENUM32)
+        rc = kdb_file_head(f, in, (int64_t)items + 1, &sh->val, err);
+    else
+        rc = kdb_load(path, &sh->val, err);
     if (rc < 0) return rc;
     if (sh->val->t == KT_ENUM) {
         struct k *dom = find_domain(path, in->domain);
@@ -223,9 +230,9 @@ int smctl_inspect(int argc, char **argv)
         int rc = kdb_file_open(&f, path, &err);
         if (rc == 0) {
             rc = kdb_file_info(&f, &in, &err);
+            if (rc == 0) rc = load_value(&f, path, &in, items, &sh, &err);
             kdb_file_close(&f);
         }
-        if (rc == 0) rc = load_value(path, &in, &sh, &err);
         if (rc < 0) {
             failed++;
             smctl_errf("inspect: %s", err.msg);

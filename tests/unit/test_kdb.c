@@ -387,6 +387,34 @@ static void every_algorithm_round_trips_block_by_block(void **state)
     assert_string_equal(e.msg, "compression block size 2^11 is out of range (2^12..2^20)");
 }
 
+static void head_reads_only_the_first_items(void **state)
+{
+    (void)state;
+    struct k *x = sample(KT_LONG, 5000, 21);   /* 10 blocks of 4096 bytes when zipped */
+    char path[512];
+    snprintf(path, sizeof path, "%s/head", test_tmpdir());
+    struct kdb_zparams zp = { KDB_ZIP_LZ4HC, 12, 9 };
+    struct smfs_err e = { 0 };
+    for (int zipped = 0; zipped < 2; zipped++) {
+        assert_int_equal(kdb_save(path, x, 0, zipped ? &zp : NULL, false, &e), 0);
+        struct kdb_file f;
+        struct kdb_info in;
+        assert_int_equal(kdb_file_open(&f, path, &e), 0);
+        assert_int_equal(kdb_file_info(&f, &in, &e), 0);
+        assert_int_equal(in.count, 5000);
+        struct k *h = NULL;
+        assert_int_equal(kdb_file_head(&f, &in, 11, &h, &e), 0);
+        assert_int_equal(h->n, 11);
+        assert_memory_equal(h->u.v, x->u.v, 11 * 8);
+        k_free(h);
+        assert_int_equal(kdb_file_head(&f, &in, 9999, &h, &e), 0);   /* clamps to the count */
+        assert_true(k_equal(h, x));
+        k_free(h);
+        kdb_file_close(&f);
+    }
+    k_free(x);
+}
+
 /* --- hostile files ---------------------------------------------------------------- */
 
 static void write_bytes(const char *path, const void *p, size_t n)
@@ -510,6 +538,7 @@ int main(void)
         cmocka_unit_test(enums_symbols_and_nested_round_trip),
         cmocka_unit_test(indexed_attributes_are_refused_on_write),
         cmocka_unit_test(every_algorithm_round_trips_block_by_block),
+        cmocka_unit_test(head_reads_only_the_first_items),
         cmocka_unit_test(truncated_files_are_errors_naming_the_file),
         cmocka_unit_test(corrupt_compressed_files_never_yield_data),
         cmocka_unit_test(random_files_never_crash),
