@@ -95,6 +95,11 @@ int kdb_probe_head(const uint8_t *p, size_t have, size_t len, const char *name,
 int kdb_decode(const uint8_t *p, size_t len, const char *name, struct k **out,
                struct smfs_err *err) __attribute__((warn_unused_result));
 
+/* kdb_decode for content already probed into *info (by kdb_probe of the same bytes):
+ * saves the second probe. */
+int kdb_decode_probed(const uint8_t *p, size_t len, const char *name, const struct kdb_info *info,
+                      struct k **out, struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* Decode a nested column from its index (col) and heap (col#) contents into a
  * general list. Symbols inside items (col##) are not supported: -ENOTSUP. */
 int kdb_decode_nested(const uint8_t *idx, size_t idxlen, const uint8_t *heap, size_t heaplen,

@@ -154,6 +154,11 @@ int kdb_load(const char *path, struct k **out, struct smfs_err *err)
     const uint8_t *p;
     size_t len;
     if ((rc = kdb_file_content(&f, &p, &len, err)) < 0) goto out;
+    /* Objects decode in one pass (their probe would deserialize them too). */
+    if (len >= 3 && p[0] == 0xff && p[1] == 0x01) {
+        rc = kdb_decode(p, len, path, out, err);
+        goto out;
+    }
     struct kdb_info in;
     if ((rc = kdb_probe(p, len, path, &in, err)) < 0) goto out;
     if (in.fmt == KDB_FMT_ANYMAP) {
@@ -172,7 +177,7 @@ int kdb_load(const char *path, struct k **out, struct smfs_err *err)
         if (rc == 0) rc = kdb_decode_nested(p, len, hp_p, hp_len, path, out, err);
         kdb_file_close(&h);
     } else {
-        rc = kdb_decode(p, len, path, out, err);
+        rc = kdb_decode_probed(p, len, path, &in, out, err);
     }
 out:
     kdb_file_close(&f);

@@ -171,6 +171,28 @@ static int probe_enum32(const uint8_t *p, size_t len, const char *name, struct k
     return settle_count(in, len, ENUM32_HDR, 4, name, err);
 }
 
+/* An ff01 object other than a symbol list: one deserialization, which is also its
+ * validation (the probe would deserialize it a second time). */
+static int decode_object(const uint8_t *p, size_t len, const char *name, struct k **out,
+                         struct smfs_err *err)
+{
+    size_t used = 0;
+    int rc = k_deserialize(p + 2, len - 2, false, out, &used, err);
+    if (rc < 0) return err_wrap(err, "'%s'", nm(name));
+    if (used != len - 2) {
+        k_free(*out);
+        *out = NULL;
+        return err_set(err, -EBADMSG, "'%s': %zu bytes follow the serialized object (%zu bytes)",
+                       nm(name), len - 2 - used, used);
+    }
+    return 0;
+}
+
+static bool is_object(const uint8_t *p, size_t len)
+{
+    return len >= 3 && p[0] == 0xff && p[1] == 0x01 && p[2] != KT_SYM;
+}
+
 int kdb_probe(const uint8_t *p, size_t len, const char *name, struct kdb_info *in,
               struct smfs_err *err)
 {
@@ -207,14 +229,8 @@ int kdb_probe_head(const uint8_t *p, size_t have, size_t len, const char *name,
             return probe_symlist(p, len, name, in, err);
         }
         struct k *x = NULL;
-        size_t used = 0;
-        int rc = k_deserialize(p + 2, len - 2, false, &x, &used, err);
-        if (rc < 0) return err_wrap(err, "'%s'", nm(name));
-        if (used != len - 2) {
-            k_free(x);
-            return err_set(err, -EBADMSG, "'%s': %zu bytes follow the serialized object (%zu bytes)",
-                           nm(name), len - 2 - used, used);
-        }
+        int rc = decode_object(p, len, name, &x, err);
+        if (rc < 0) return rc;
         in->attr = x->t >= 0 && x->t <= KT_TABLE ? x->attr : 0;
         in->count = k_count(x);
         in->hdr_count = in->count;
@@ -245,9 +261,19 @@ int kdb_decode(const uint8_t *p, size_t len, const char *name, struct k **out,
                struct smfs_err *err)
 {
     *out = NULL;
+    if (is_object(p, len)) return decode_object(p, len, name, out, err);
     struct kdb_info in;
     int rc = kdb_probe(p, len, name, &in, err);
     if (rc < 0) return rc;
+    return kdb_decode_probed(p, len, name, &in, out, err);
+}
+
+int kdb_decode_probed(const uint8_t *p, size_t len, const char *name, const struct kdb_info *info,
+                      struct k **out, struct smfs_err *err)
+{
+    *out = NULL;
+    if (is_object(p, len)) return decode_object(p, len, name, out, err);
+    const struct kdb_info in = *info;
     struct k *x = NULL;
     switch (in.fmt) {
     case KDB_FMT_OBJECT:
@@ -261,9 +287,6 @@ int kdb_decode(const uint8_t *p, size_t len, const char *name, struct k **out,
                 if (!(x->u.syms[i] = strndup(s, n))) goto oom;
                 s += n + 1;
             }
-        } else {
-            rc = k_deserialize(p + 2, len - 2, false, &x, NULL, err);
-            if (rc < 0) return err_wrap(err, "'%s'", nm(name));
         }
         break;
     case KDB_FMT_VECTOR:

@@ -76,16 +76,22 @@ static int64_t check_hdb(const char *dir, int days, int64_t rows)
     return total;
 }
 
+/* Default options writing DAYS x ROWS into <tmp>/NAME (DIR holds the path). */
+static void opts_in(struct gen_opts *o, char *dir, size_t n, const char *name, int days, int64_t rows)
+{
+    if (snprintf(dir, n, "%s/%s", test_tmpdir(), name) >= (int)n) fail_msg("path too long");
+    gen_defaults(o);
+    o->dir = dir;
+    o->days = days;
+    o->rows = rows;
+}
+
 static void hdb_is_loadable_and_grouped(void **state)
 {
     (void)state;
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/hdb1", test_tmpdir());
     struct gen_opts o;
-    gen_defaults(&o);
-    o.dir = dir;
-    o.days = 4;
-    o.rows = 500;
+    opts_in(&o, dir, sizeof dir, "hdb1", 4, 500);
     struct gen_stats st;
     struct smfs_err e = { 0 };
     if (gen_hdb(&o, &st, &e) < 0) fail_msg("%s", e.msg);
@@ -155,22 +161,13 @@ static void bad_options_and_existing_hdb_are_refused(void **state)
 {
     (void)state;
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/hdb1", test_tmpdir());
     struct gen_opts o;
-    gen_defaults(&o);
-    o.dir = dir;
-    o.days = 1;
-    o.rows = 1;
+    opts_in(&o, dir, sizeof dir, "twice", 1, 1);
     struct gen_stats st;
     struct smfs_err e = { 0 };
-    int rc = gen_hdb(&o, &st, &e);
-    if (rc == -EEXIST) {
-        assert_non_null(strstr(e.msg, "already holds an HDB"));
-    } else {
-        /* hdb1 not created yet in this order: make it and try again */
-        assert_int_equal(rc, 0);
-        assert_int_equal(gen_hdb(&o, &st, &e), -EEXIST);
-    }
+    assert_int_equal(gen_hdb(&o, &st, &e), 0);
+    assert_int_equal(gen_hdb(&o, &st, &e), -EEXIST);
+    assert_non_null(strstr(e.msg, "already holds an HDB"));
     o.tables = "trade,fx";
     snprintf(dir, sizeof dir, "%s/hdb2", test_tmpdir());
     assert_int_equal(gen_hdb(&o, &st, &e), -EINVAL);
