@@ -1,7 +1,7 @@
 #!/bin/sh
 # mk/fuzz-smoke.sh FUZZER...: run each fuzz target briefly over a seed corpus (the golden
-# files and a generated HDB), so `make check` proves the targets build and the seeds are
-# clean. Long runs: build/fuzz/fuzz_kdb -max_total_time=3600 CORPUS_DIR.
+# files, a generated HDB and the example assembly files), so `make check` proves the
+# targets build and the seeds are clean. Long runs: build/fuzz/fuzz_kdb -max_total_time=3600 CORPUS_DIR.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${FUZZ_SECONDS:-20}
@@ -14,6 +14,7 @@ fi
 "$top/build/rel/smctl" gen-hdb "$corpus/hdb" --days 1 --rows 20 --compress gzip >/dev/null 2>&1 || true
 find "$corpus/hdb" -type f 2>/dev/null | while read -r f; do cp "$f" "$corpus/g$(echo "$f" | md5sum | cut -c1-16)"; done
 rm -rf "$corpus/hdb"
+for f in "$top"/mnt-examples/*.yaml; do cp "$f" "$corpus/y$(basename "$f")"; done
 for f in "$@"; do
     name=$(basename "$f")
     if ! "$f" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 "$corpus" >"$corpus.$name.log" 2>&1; then

@@ -11,6 +11,7 @@ static const struct {
     const char *usage;
 } cmds[] = {
     { "inspect", smctl_inspect, "inspect [--json] [-n N] FILE...      describe kdb+ files (format, type, count, values)" },
+    { "config",  smctl_config,  "config check [--json] [FILE]         validate an assembly file, show what smfs derives" },
     { "gen-hdb", smctl_gen_hdb, "gen-hdb DIR --days N --rows R [...]  write a deterministic date-partitioned HDB" },
 };
 
