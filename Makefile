@@ -13,24 +13,34 @@ CPPFLAGS := -I. -MMD -MP
 ALLCFLAGS = $(CFLAGS_W) $(OPT) -g $(SAN) $(CPPFLAGS) $(CFLAGS)
 LDLIBS_CORE  := -lyaml -lz -llz4 -lzstd -lsnappy -lm
 LDLIBS_TOOLS := -ljansson
+LDLIBS_IPC   := -lcrypto
 
 CORE_SRC  := $(wildcard core/*.c)
+IPC_SRC   := $(wildcard ipc/*.c)
 TOOLS_SRC := $(wildcard tools/*.c)
+HELP_SRC  := $(wildcard tests/helpers/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
+IPC_OBJ   := $(IPC_SRC:%.c=$(B)/%.o)
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+HELP_BIN  := $(HELP_SRC:tests/helpers/%.c=$(B)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 CORE_LIB  := $(B)/libsmfscore.a
+IPC_LIB   := $(B)/libsmfsipc.a
+LIBS      := $(IPC_LIB) $(CORE_LIB)
+LDLIBS    := $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
 
 SMCTL := $(B)/smctl
 
 .SECONDARY:
-.PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke demo clean
+.PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke demo bench clean
 .DEFAULT_GOAL := all
 
-all: $(SMCTL) $(UNIT_BIN)
+all: $(SMCTL) $(UNIT_BIN) $(HELP_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -40,12 +50,25 @@ $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(SMCTL): $(TOOLS_OBJ) $(CORE_LIB)
-	$(CC) $(SAN) -o $@ $(TOOLS_OBJ) $(CORE_LIB) $(LDLIBS_TOOLS) $(LDLIBS_CORE)
+$(IPC_LIB): $(IPC_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(CORE_LIB)
+$(SMCTL): $(TOOLS_OBJ) $(LIBS)
+	$(CC) $(SAN) -o $@ $(TOOLS_OBJ) $(LIBS) $(LDLIBS)
+
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $< $(CORE_LIB) -lcmocka $(LDLIBS_TOOLS) $(LDLIBS_CORE)
+	$(CC) $(SAN) -pthread -o $@ $< $(LIBS) -lcmocka $(LDLIBS)
+
+# Helpers the tests start (servers for node-q), not tests themselves.
+$(B)/tests/%: $(B)/tests/helpers/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -pthread -o $@ $< $(LIBS) $(LDLIBS)
+
+$(B)/bench/%: $(B)/bench/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -pthread -o $@ $< $(LIBS) $(LDLIBS)
 
 deps:
 	@./mk/deps.sh
@@ -72,6 +95,11 @@ build/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)
 fuzz-smoke: fuzz
 	@./mk/fuzz-smoke.sh $(FUZZ_BIN)
 
+# Benchmarks print figures as ratios against native work in the same run; they never
+# pass or fail on time. Run on the optimised build.
+bench: all
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
 DEMO_DIR ?= /tmp/smfs-demo
 demo: deps all
 	@./mnt-examples/demo.sh $(SMCTL) $(DEMO_DIR)
@@ -79,4 +107,5 @@ demo: deps all
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)
+-include $(CORE_OBJ:.o=.d) $(IPC_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) \
+         $(HELP_SRC:%.c=$(B)/%.d) $(BENCH_SRC:%.c=$(B)/%.d)
