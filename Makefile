@@ -89,9 +89,9 @@ check: deps
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
 fuzz: $(FUZZ_BIN)
-build/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard core/*.h)
+build/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(IPC_SRC) $(wildcard core/*.h ipc/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LDLIBS_CORE)
+	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(IPC_SRC) $(LDLIBS_IPC) $(LDLIBS_CORE)
 fuzz-smoke: fuzz
 	@./mk/fuzz-smoke.sh $(FUZZ_BIN)
 

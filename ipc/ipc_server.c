@@ -401,6 +401,36 @@ static void feed(struct conn *c, const uint8_t *p, size_t n)
     }
 }
 
+/* Receive body bytes into c->in directly. The buffer grows by at most what it
+ * already holds (64 KiB at first), so a length that lies costs what was sent.
+ * Returns bytes received, 0 when the socket would block, -1 when it fell back to
+ * the chunked path (end of stream or an error: the caller's recv reports it). */
+static ssize_t body_recv(struct conn *c)
+{
+    struct ipc_server *s = c->srv;
+    size_t want = c->h.len - c->in.len;
+    size_t step = c->in.len > 65536 ? c->in.len : 65536;
+    if (step < want) want = step;
+    if (buf_reserve(&c->in, want)) {
+        conn_kill(c, true, "out of memory for a %u-byte message", c->h.len);
+        return -1;
+    }
+    ssize_t r = recv(c->fd, c->in.p + c->in.len, want, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (r <= 0) return -1;
+    c->in.len += (size_t)r;
+    s->st.bytes_in += (uint64_t)r;
+    c->deadline = ev_now_ms() + s->o.stall_ms;
+    if (c->in.len == c->h.len) {
+        c->st = HEADER;
+        c->hdrlen = 0;
+        c->deadline = 0;
+        dispatch(c, c->in.p, c->in.len);
+        buf_release(&c->in);
+    }
+    return r;
+}
+
 static void conn_io(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 {
     struct conn *c = arg;
@@ -412,6 +442,14 @@ static void conn_io(struct ev_loop *loop, int fd, unsigned ev, void *arg)
         uint8_t chunk[READ_CHUNK];
         size_t budget = READ_BUDGET;
         while (!c->dead && budget) {
+            if (c->st == BODY) {   /* straight into the message, no copy */
+                ssize_t r = body_recv(c);
+                if (r > 0) {
+                    budget = (size_t)r < budget ? budget - (size_t)r : 0;
+                    continue;
+                }
+                if (r == 0 || c->dead) break;   /* would block, or killed */
+            }
             ssize_t r = recv(c->fd, chunk, sizeof chunk, 0);
             if (r < 0 && errno == EINTR) continue;
             if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;

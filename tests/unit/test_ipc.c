@@ -1,0 +1,474 @@
+/* tests/unit/test_ipc.c: framing, and our client against our server over real
+ * sockets (TCP and Unix): handshake and logins, calls of every shape, async and
+ * callbacks, compression, and hostile peers — garbage, lying lengths, oversized and
+ * stalled messages, too many connections — that lose their connection while
+ * everyone else carries on. The server runs its loop on a second thread. */
+#include "testutil.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include "ipc/ev.h"
+#include "ipc/ipc_client.h"
+#include "ipc/ipc_msg.h"
+#include "ipc/ipc_server.h"
+#include "tests/helpers/ipc_handlers.h"
+
+struct srv {
+    struct ev_loop    *loop;
+    struct ipc_server *s;
+    pthread_t          th;
+    struct test_state  ts;
+    char               tcp[64], unx[300], users[300];
+    pthread_mutex_t    loglock;
+    char               log[8192];   /* the last lines logged, for assertions */
+};
+
+static void capture(void *arg, enum ipc_log_level lv, const char *msg)
+{
+    struct srv *v = arg;
+    (void)lv;
+    pthread_mutex_lock(&v->loglock);
+    size_t n = strlen(v->log);
+    if (n > sizeof v->log - 600) n = 0;
+    snprintf(v->log + n, sizeof v->log - n, "%s\n", msg);
+    pthread_mutex_unlock(&v->loglock);
+}
+
+static bool logged(struct srv *v, const char *what)
+{
+    for (int i = 0; i < 100; i++) {   /* the server thread logs asynchronously */
+        pthread_mutex_lock(&v->loglock);
+        bool f = strstr(v->log, what) != NULL;
+        pthread_mutex_unlock(&v->loglock);
+        if (f) return true;
+        usleep(20000);
+    }
+    print_message("not logged: %s\nlog:\n%s", what, v->log);
+    return false;
+}
+
+static void *loop_main(void *arg)
+{
+    struct srv *v = arg;
+    struct smfs_err err;
+    if (ev_run(v->loop, &err)) print_message("ev_run: %s\n", err.msg);
+    return NULL;
+}
+
+static struct srv *start(struct ipc_server_opts o)
+{
+    struct srv *v = calloc(1, sizeof *v);
+    struct smfs_err err;
+    pthread_mutex_init(&v->ts.lock, NULL);
+    pthread_mutex_init(&v->loglock, NULL);
+    static int seq;
+    snprintf(v->unx, sizeof v->unx, "%s/q%d.sock", test_tmpdir(), seq++);
+    snprintf(v->users, sizeof v->users, "%s/users", test_tmpdir());
+    FILE *f = fopen(v->users, "w");
+    /* sha256("hunter2") */
+    fputs("# users\nalice:secret\nbob:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7\n", f);
+    fclose(f);
+    o.port = 0;
+    o.unix_path = v->unx;
+    if (o.user_file) o.user_file = v->users;   /* any value: use the file written above */
+    o.log = capture;
+    o.log_arg = v;
+    assert_int_equal(ev_new(&v->loop, &err), 0);
+    int rc = ipc_server_new(v->loop, &o, &v->s, &err);
+    if (rc) print_message("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(test_handlers(v->s, &v->ts), 0);
+    snprintf(v->tcp, sizeof v->tcp, "127.0.0.1:%d", ipc_server_port(v->s));
+    assert_int_equal(pthread_create(&v->th, NULL, loop_main, v), 0);
+    return v;
+}
+
+static void stop(struct srv *v)
+{
+    ev_stop_async(v->loop);
+    pthread_join(v->th, NULL);
+    ipc_server_free(v->s);
+    ev_free(v->loop);
+    k_free(v->ts.last_async);
+    free(v);
+}
+
+static struct ipc_client *login(const char *target, const char *creds)
+{
+    struct ipc_client *c = NULL;
+    struct smfs_err err;
+    int rc = ipc_client_connect(target, creds, 5000, &c, &err);
+    if (rc) print_message("connect %s: %s\n", target, err.msg);
+    assert_int_equal(rc, 0);
+    return c;
+}
+
+/* (`name; args…) as a general list with a symbol head. */
+static struct k *callv(const char *name, int n, ...)
+{
+    struct k *x = k_list(n + 1);
+    va_list ap;
+    va_start(ap, n);
+    k_list_set(x, 0, k_sym(name));
+    for (int i = 0; i < n; i++) k_list_set(x, i + 1, va_arg(ap, struct k *));
+    va_end(ap);
+    return x;
+}
+
+static struct k *must_call(struct ipc_client *c, struct k *x)
+{
+    struct k *r = NULL;
+    struct smfs_err err;
+    int rc = ipc_client_call(c, x, 10000, &r, &err);
+    if (rc) print_message("call: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    k_free(x);
+    return r;
+}
+
+static void expect_error(struct ipc_client *c, struct k *x, const char *msg)
+{
+    struct k *r = NULL;
+    struct smfs_err err;
+    assert_int_equal(ipc_client_call(c, x, 10000, &r, &err), -EREMOTEIO);
+    assert_non_null(r);
+    assert_int_equal(r->t, KT_ERROR);
+    assert_string_equal(r->u.s, msg);
+    k_free(r);
+    k_free(x);
+}
+
+/* --- framing --------------------------------------------------------------------- */
+
+static void headers_are_checked(void **state)
+{
+    (void)state;
+    struct ipc_hdr h;
+    struct smfs_err err;
+    const uint8_t ok[8] = {1, 1, 0, 0, 10, 0, 0, 0}, be[8] = {0, 2, 0, 0, 0, 0, 0, 10};
+    assert_int_equal(ipc_hdr_parse(ok, 100, &h, &err), 0);
+    assert_true(h.len == 10 && h.type == IPC_SYNC && !h.big_endian);
+    assert_int_equal(ipc_hdr_parse(be, 100, &h, &err), 0);
+    assert_true(h.len == 10 && h.type == IPC_RESPONSE && h.big_endian);
+    const uint8_t bad[][8] = {{2, 1, 0, 0, 10, 0, 0, 0}, {1, 3, 0, 0, 10, 0, 0, 0}, {1, 1, 2, 0, 10, 0, 0, 0},
+                              {1, 1, 0, 9, 10, 0, 0, 0}, {1, 1, 0, 0, 8, 0, 0, 0}, {1, 1, 1, 0, 12, 0, 0, 0}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(ipc_hdr_parse(bad[i], 100, &h, &err), -EPROTO);
+    const uint8_t huge[8] = {1, 1, 0, 0, 0, 0, 0, 0x7f};
+    assert_int_equal(ipc_hdr_parse(huge, 1 << 20, &h, &err), -EMSGSIZE);
+    assert_string_equal(err.msg, "q IPC message of 2130706432 bytes is over the limit of 1048576");
+}
+
+static void encode_decode_and_compress(void **state)
+{
+    (void)state;
+    struct smfs_err err;
+    struct k *v = k_vec(KT_LONG, 10000), *x = NULL;
+    for (int i = 0; i < 10000; i++) ((int64_t *)v->u.v)[i] = i % 7;
+    struct buf plain, zip;
+    buf_init(&plain, 1 << 30);
+    buf_init(&zip, 1 << 30);
+    assert_int_equal(ipc_encode(v, IPC_SYNC, false, &plain, &err), 0);
+    assert_int_equal(ipc_encode(v, IPC_SYNC, true, &zip, &err), 0);
+    assert_int_equal(plain.p[2], 0);
+    assert_int_equal(zip.p[2], 1);            /* compressed: well under half */
+    assert_true(zip.len < plain.len / 2);
+    enum ipc_type t;
+    assert_int_equal(ipc_decode(zip.p, zip.len, 1 << 30, &x, &t, &err), 0);
+    assert_true(k_equal(x, v) && t == IPC_SYNC);
+    k_free(x);
+    /* The decompressed size is bounded by the limit too. */
+    assert_int_equal(ipc_decode(zip.p, zip.len, 1000, &x, &t, &err) < 0, true);
+    /* Trailing bytes after the object, and a length that disagrees, are refused. */
+    uint8_t extra[64];
+    memcpy(extra, "\x01\x01\x00\x00\x0b\x00\x00\x00\xf9\x00\x00", 11);
+    assert_int_equal(ipc_decode(extra, 11, 100, &x, &t, &err), -EBADMSG);  /* 0xf9 long needs 8 bytes */
+    memcpy(extra, "\x01\x01\x00\x00\x0b\x00\x00\x00\xfc\x00\x00", 11);      /* real atom + 2 extra bytes */
+    assert_int_equal(ipc_decode(extra, 11, 100, &x, &t, &err), -EBADMSG);
+    /* Small messages are never compressed (kdb+: over 2000 bytes only). */
+    struct k *s = k_long(1);
+    zip.len = 0;
+    assert_int_equal(ipc_encode(s, IPC_ASYNC, true, &zip, &err), 0);
+    assert_int_equal(zip.p[2], 0);
+    k_free(s);
+    k_free(v);
+    buf_release(&plain);
+    buf_release(&zip);
+}
+
+/* --- our client against our server ------------------------------------------------------ */
+
+static void calls_of_every_shape(void **state)
+{
+    (void)state;
+    struct srv *v = start((struct ipc_server_opts){0});
+    struct ipc_client *c = login(v->tcp, "me");
+    assert_int_equal(ipc_client_cap(c), 3);
+    struct k *r;
+
+    /* Values of every type come back unchanged. */
+    struct k *vals[] = {k_bool(true), k_long(-5), k_float(2.5), k_sym("AAPL"), k_timestamp(1234567),
+                        k_date(8767), k_str("hello", 5), k_vec(KT_GUID, 2), k_vec(KT_TIMESPAN, 3),
+                        k_vec(KT_REAL, 4), k_null(), k_list(2)};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        r = must_call(c, callv("echo", 1, k_copy(vals[i])));
+        assert_true(k_equal(r, vals[i]));
+        k_free(r);
+        k_free(vals[i]);
+    }
+    const char *names[] = {"a", "b"};
+    struct k *d = k_dict(k_symv(names, 2), k_list(2));
+    struct k *tbl = k_table(k_dict(k_symv(names, 2), k_list(2)));
+    k_list_set(tbl->u.kk[0]->u.kk[1], 0, k_vec(KT_LONG, 3));
+    k_list_set(tbl->u.kk[0]->u.kk[1], 1, k_vec(KT_FLOAT, 3));
+    r = must_call(c, callv("echo", 1, k_copy(d)));
+    assert_true(k_equal(r, d));
+    k_free(r);
+    r = must_call(c, callv("echo", 1, k_copy(tbl)));
+    assert_true(k_equal(r, tbl));
+    k_free(r);
+    k_free(d);
+    k_free(tbl);
+
+    /* A symbol vector `count`a`b is count[`a;`b]: two symbol arguments. */
+    const char *sv[] = {"echo", "x", "y"};
+    r = must_call(c, k_symv(sv, 3));
+    assert_true(r->t == KT_LIST && r->n == 2 && r->u.kk[1]->t == -KT_SYM && !strcmp(r->u.kk[1]->u.s, "y"));
+    k_free(r);
+    /* A string head names the function too (what javakdb and node-q send). */
+    struct k *sh = k_list(3);
+    k_list_set(sh, 0, k_str("add", 3));
+    k_list_set(sh, 1, k_long(2));
+    k_list_set(sh, 2, k_long(40));
+    r = must_call(c, sh);
+    assert_true(r->t == -KT_LONG && r->u.j == 42);
+    k_free(r);
+    /* h"" is the ping: (::). */
+    r = must_call(c, k_str("", 0));
+    assert_true(r->t == 101 && r->u.g == 0);
+    k_free(r);
+
+    expect_error(c, callv("nosuch", 1, k_long(1)), "nosuch");
+    expect_error(c, callv("fail", 1, k_str("boom", 4)), "boom");
+    expect_error(c, callv("add", 1, k_long(1)), "rank");
+    expect_error(c, k_str("2+2", 3), "smfs has no q interpreter: call a function by name, e.g. (`.sm.api.getStatus;::)");
+    expect_error(c, k_sym("echo"), "a name alone asks for its value; smfs only calls functions: (`name;args)");
+    expect_error(c, k_long(7), "type");
+    struct k *fl = k_list(2);
+    k_list_set(fl, 0, k_long(1));
+    expect_error(c, fl, "smfs cannot run a function sent over IPC: call a name, e.g. (`.sm.api.getStatus;::)");
+
+    /* Async calls run in order with sync ones; errors in them are logged, never answered. */
+    struct smfs_err err;
+    struct k *a = callv("notify", 2, k_sym("hello"), k_float(4.5));
+    assert_int_equal(ipc_client_send(c, a, &err), 0);
+    k_free(a);
+    a = callv("fail", 1, k_str("quiet", 5));
+    assert_int_equal(ipc_client_send(c, a, &err), 0);
+    k_free(a);
+    r = must_call(c, callv("lastAsync", 1, k_null()));
+    assert_true(r->t == KT_LIST && r->n == 2 && r->u.kk[1]->u.f == 4.5);
+    k_free(r);
+    assert_true(logged(v, "async call 'fail' failed: 'quiet"));
+
+    /* A callback arrives on the same connection after the reply. */
+    r = must_call(c, callv("callback", 2, k_sym("onReload"), k_long(99)));
+    assert_string_equal(r->u.s, "ok");
+    k_free(r);
+    struct k *m = NULL;
+    enum ipc_type t;
+    assert_int_equal(ipc_client_recv(c, 5000, &m, &t, &err), 0);
+    assert_int_equal(t, IPC_ASYNC);
+    assert_true(m->t == KT_LIST && !strcmp(m->u.kk[0]->u.s, "onReload") && m->u.kk[1]->u.j == 99);
+    k_free(m);
+    ipc_client_close(c);
+
+    /* The Unix socket serves the same. */
+    char target[320];
+    snprintf(target, sizeof target, "unix:%s", v->unx);
+    c = login(target, NULL);
+    r = must_call(c, callv("add", 2, k_float(1), k_float(2)));
+    assert_true(r->u.f == 3);
+    k_free(r);
+    ipc_client_close(c);
+    stop(v);
+}
+
+static void logins_and_compression(void **state)
+{
+    (void)state;
+    struct srv *v = start((struct ipc_server_opts){.compress_local = true, .user_file = "users"});
+    struct smfs_err err;
+    struct ipc_client *c = NULL;
+    assert_int_equal(ipc_client_connect(v->tcp, "alice:wrong", 5000, &c, &err), -EACCES);
+    assert_null(c);
+    assert_int_equal(ipc_client_connect(v->tcp, "alice", 5000, &c, &err), -EACCES);
+    assert_int_equal(ipc_client_connect(v->tcp, "eve:secret", 5000, &c, &err), -EACCES);
+    assert_true(logged(v, "login refused for user 'eve'"));
+    ipc_client_close(login(v->tcp, "bob:hunter2"));   /* SHA-256 entry */
+    c = login(v->tcp, "alice:secret");
+
+    /* A big, compressible reply travels compressed (forced on loopback here) and is
+     * decompressed by the client. */
+    struct ipc_stats st0, st1;
+    ipc_server_stats(v->s, &st0);
+    struct k *r = must_call(c, callv("big", 1, k_long(500000)));
+    ipc_server_stats(v->s, &st1);
+    assert_int_equal(r->n, 500000);
+    assert_true(((int64_t *)r->u.v)[499999] == 499999);
+    assert_true(st1.bytes_out - st0.bytes_out < 500000 * 8 / 2);
+    k_free(r);
+    ipc_client_close(c);
+    stop(v);
+}
+
+/* A raw TCP socket, for peers that misbehave. */
+static int raw(struct srv *v)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ipc_server_port(v->s)),
+                            .sin_addr.s_addr = htonl(0x7f000001)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* True once the server has closed FD (read returns 0 or an error). */
+static bool closed_by_server(int fd, int ms)
+{
+    char b[256];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int64_t end = ev_now_ms() + ms;
+    while (ev_now_ms() < end) {
+        if (poll(&p, 1, 100) > 0) {
+            ssize_t n = recv(fd, b, sizeof b, 0);
+            if (n <= 0) return true;
+        }
+    }
+    return false;
+}
+
+static void hostile_peers_lose_only_their_connection(void **state)
+{
+    (void)state;
+    struct srv *v = start((struct ipc_server_opts){.max_msg = 1 << 20, .max_conns = 8,
+                                                   .handshake_ms = 300, .stall_ms = 300});
+    struct ipc_client *good = login(v->tcp, "good");
+    struct smfs_err err;
+
+    /* Garbage instead of a header. */
+    int fd = raw(v);
+    assert_int_equal(write(fd, "me\3\0GARBAGE!", 12), 12);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    assert_true(logged(v, "not a q IPC message header"));
+
+    /* A length over the limit. */
+    fd = raw(v);
+    assert_int_equal(write(fd, "me\3\0\1\1\0\0\0\0\0\x10", 12), 12);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    assert_true(logged(v, "over the limit of 1048576"));
+
+    /* A lying length: 1 MB claimed, 10 bytes sent, then silence. */
+    fd = raw(v);
+    assert_int_equal(write(fd, "me\3\0\1\1\0\0\0\0\x0f\0\xf9\0", 14), 14);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    assert_true(logged(v, "message stalled: no byte for 300 ms"));
+
+    /* No login at all, and a login that never ends. */
+    fd = raw(v);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    assert_true(logged(v, "no login within 300 ms"));
+    fd = raw(v);
+    char junk[1100];
+    memset(junk, 'a', sizeof junk);
+    assert_int_equal(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    assert_true(logged(v, "login longer than 1024 bytes"));
+
+    /* A body that does not decode: a symbol without its NUL, a count past the end. */
+    fd = raw(v);
+    assert_int_equal(write(fd, "me\3\0\1\1\0\0\x0c\0\0\0\xf5" "abc", 17), 17);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    fd = raw(v);
+    assert_int_equal(write(fd, "me\3\0\1\1\0\0\x0e\0\0\0\x07\0\xff\xff\xff\x7f", 18), 18);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    /* A compressed message whose stream lies about its size. */
+    fd = raw(v);
+    assert_int_equal(write(fd, "me\3\0\1\1\1\0\x10\0\0\0\xff\xff\xff\x0f\0\0\0\0", 20), 20);
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    /* Our client refuses a message over its own limit before sending (it is the
+     * server that refuses here: 2 MB over a 1 MB limit drops the connection). */
+    struct ipc_client *big = login(v->tcp, "big");
+    struct k *r = NULL, *x = callv("count", 1, k_vec(KT_LONG, 300000));
+    assert_true(ipc_client_call(big, x, 5000, &r, &err) < 0);
+    k_free(x);
+    ipc_client_close(big);
+
+    /* Too many connections: the ninth is refused, the others unaffected. */
+    struct ipc_client *cs[8] = {0};
+    int n = 0;
+    for (; n < 7; n++) cs[n] = login(v->tcp, "many");
+    struct ipc_client *extra = NULL;
+    assert_true(ipc_client_connect(v->tcp, "extra", 2000, &extra, &err) < 0);
+    assert_true(logged(v, "8 connections already open (the limit)"));
+    for (int i = 0; i < n; i++) ipc_client_close(cs[i]);
+
+    /* Through all of it the well-behaved client was served. */
+    r = must_call(good, callv("add", 2, k_long(1), k_long(2)));
+    assert_true(r->u.j == 3);
+    k_free(r);
+    struct ipc_stats st;
+    ipc_server_stats(v->s, &st);
+    assert_true(st.dropped >= 8);
+    assert_true(st.refused_full >= 1);
+    ipc_client_close(good);
+    stop(v);
+}
+
+static void client_timeouts_and_bad_targets(void **state)
+{
+    (void)state;
+    struct ipc_client *c = NULL;
+    struct smfs_err err;
+    assert_int_equal(ipc_client_connect("nocolon", NULL, 1000, &c, &err), -EINVAL);
+    assert_int_equal(ipc_client_connect("127.0.0.1:1", NULL, 1000, &c, &err), -ECONNREFUSED);
+    assert_true(ipc_client_connect("unix:/nonexistent/sock", NULL, 1000, &c, &err) < 0);
+    /* A server that accepts but never answers the handshake: the timeout holds. */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 4), 0);
+    getsockname(l, (struct sockaddr *)&a, &al);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(a.sin_port));
+    int64_t t0 = ev_now_ms();
+    assert_int_equal(ipc_client_connect(target, "x", 300, &c, &err), -ETIMEDOUT);
+    assert_true(ev_now_ms() - t0 < 5000);   /* bounded, not a timing assertion on speed */
+    close(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(headers_are_checked),
+        cmocka_unit_test(encode_decode_and_compress),
+        cmocka_unit_test(calls_of_every_shape),
+        cmocka_unit_test(logins_and_compression),
+        cmocka_unit_test(hostile_peers_lose_only_their_connection),
+        cmocka_unit_test(client_timeouts_and_bad_targets),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
