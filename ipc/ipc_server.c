@@ -209,21 +209,22 @@ static struct k *split_call(struct k *x, char **name, struct k **bad)
     if (x->t == KT_SYM && x->n >= 1) {
         struct k *args = k_list(x->n - 1);
         *name = strdup(k_symv_at(x, 0));
-        if (!args || !*name) goto oom;
-        for (int64_t i = 1; i < x->n; i++) {
+        for (int64_t i = 1; args && i < x->n; i++) {
             struct k *a = k_sym(k_symv_at(x, i));
-            if (!a) goto oom_args;
-            k_list_set(args, i - 1, a);
+            if (!a) {
+                k_free(args);
+                args = NULL;
+            } else {
+                k_list_set(args, i - 1, a);
+            }
+        }
+        if (!args || !*name) {   /* out of memory */
+            free(*name);
+            *name = NULL;
+            k_free(args);
+            return NULL;
         }
         return args;
-oom_args:
-        k_free(args);
-        args = NULL;
-oom:
-        free(*name);
-        *name = NULL;
-        k_free(args);
-        return NULL;
     }
     if (x->t == KT_LIST && x->n >= 1) {
         struct k *head = x->u.kk[0];
@@ -346,6 +347,16 @@ static void login(struct conn *c)
     conn_flush(c);
 }
 
+/* A whole message has arrived: back to waiting for a header, then run it. */
+static void body_done(struct conn *c)
+{
+    c->st = HEADER;
+    c->hdrlen = 0;
+    c->deadline = 0;
+    dispatch(c, c->in.p, c->in.len);
+    buf_release(&c->in);
+}
+
 /* Feed P[0..n) through the state machine. */
 static void feed(struct conn *c, const uint8_t *p, size_t n)
 {
@@ -391,12 +402,7 @@ static void feed(struct conn *c, const uint8_t *p, size_t n)
             p += take;
             n -= take;
             c->deadline = ev_now_ms() + s->o.stall_ms;
-            if (c->in.len < c->h.len) continue;
-            c->st = HEADER;
-            c->hdrlen = 0;
-            c->deadline = 0;
-            dispatch(c, c->in.p, c->in.len);
-            buf_release(&c->in);
+            if (c->in.len == c->h.len) body_done(c);
         }
     }
 }
@@ -421,13 +427,7 @@ static ssize_t body_recv(struct conn *c)
     c->in.len += (size_t)r;
     s->st.bytes_in += (uint64_t)r;
     c->deadline = ev_now_ms() + s->o.stall_ms;
-    if (c->in.len == c->h.len) {
-        c->st = HEADER;
-        c->hdrlen = 0;
-        c->deadline = 0;
-        dispatch(c, c->in.p, c->in.len);
-        buf_release(&c->in);
-    }
+    if (c->in.len == c->h.len) body_done(c);
     return r;
 }
 
