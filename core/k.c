@@ -178,12 +178,48 @@ struct k *k_str(const char *s, size_t len)
     return x;
 }
 
+/* True if name P of symbol vector X lives in its block (and so is not freed alone). */
+static bool in_blk(const struct k *x, const char *p)
+{
+    return x->blk && p >= x->blk && p < x->blk + x->blklen;
+}
+
 int k_symv_set(struct k *x, int64_t i, const char *s)
 {
     char *c = strdup(s ? s : "");
     if (!c) return -ENOMEM;
-    free(x->u.syms[i]);
+    if (!in_blk(x, x->u.syms[i])) free(x->u.syms[i]);
     x->u.syms[i] = c;
+    return 0;
+}
+
+int k_symv_packed(const char *text, size_t avail, int64_t n, struct k **out, size_t *used)
+{
+    size_t off = 0;
+    *out = NULL;
+    for (int64_t i = 0; i < n; i++) {
+        const char *z = memchr(text + off, 0, avail - off);
+        if (!z) {
+            *used = off;
+            return -EBADMSG;
+        }
+        off = (size_t)(z - text) + 1;
+    }
+    *used = off;
+    struct k *x = k_vec(KT_SYM, n);
+    if (!x) return -ENOMEM;
+    x->blk = malloc(off ? off : 1);
+    if (!x->blk) {
+        k_free(x);
+        return -ENOMEM;
+    }
+    memcpy(x->blk, text, off);
+    x->blklen = off;
+    for (int64_t i = 0, o = 0; i < n; i++) {
+        x->u.syms[i] = x->blk + o;
+        o += (int64_t)strlen(x->blk + o) + 1;
+    }
+    *out = x;
     return 0;
 }
 
@@ -266,7 +302,9 @@ void k_free(struct k *x)
         free(x->u.kk);
     } else if (x->t == KT_SYM) {
         if (x->u.syms)
-            for (int64_t i = 0; i < x->n; i++) free(x->u.syms[i]);
+            for (int64_t i = 0; i < x->n; i++)
+                if (!in_blk(x, x->u.syms[i])) free(x->u.syms[i]);
+        free(x->blk);
         free(x->u.syms);
     } else if (x->t == -KT_SYM || x->t == KT_ERROR) {
         free(x->u.s);
@@ -285,6 +323,8 @@ struct k *k_copy(const struct k *x)
     if (!y) return NULL;
     *y = *x;
     y->dom = NULL;
+    y->blk = NULL;
+    y->blklen = 0;
     y->u.v = NULL;
     if (x->dom && !(y->dom = strdup(x->dom))) goto fail;
     if (has_kids(x)) {
@@ -293,10 +333,20 @@ struct k *k_copy(const struct k *x)
         for (int64_t i = 0; i < x->n; i++)
             if (!(y->u.kk[i] = k_copy(x->u.kk[i]))) goto fail;
     } else if (x->t == KT_SYM) {
+        /* Packed into one block, like a decoded vector. */
+        size_t total = 0;
+        for (int64_t i = 0; i < x->n; i++) total += strlen(k_symv_at(x, i)) + 1;
         y->u.syms = calloc(x->n ? (size_t)x->n : 1, sizeof(char *));
         if (!y->u.syms) goto fail;
-        for (int64_t i = 0; i < x->n; i++)
-            if (x->u.syms[i] && !(y->u.syms[i] = strdup(x->u.syms[i]))) goto fail;
+        y->blk = malloc(total ? total : 1);
+        if (!y->blk) goto fail;
+        y->blklen = total;
+        for (int64_t i = 0, o = 0; i < x->n; i++) {
+            size_t l = strlen(k_symv_at(x, i)) + 1;
+            memcpy(y->blk + o, k_symv_at(x, i), l);
+            y->u.syms[i] = y->blk + o;
+            o += (int64_t)l;
+        }
     } else if (x->t == -KT_SYM || x->t == KT_ERROR) {
         if (!(y->u.s = strdup(x->u.s ? x->u.s : ""))) goto fail;
     } else if (x->t > 0 && x->t < KT_LAMBDA) {

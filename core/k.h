@@ -54,6 +54,9 @@ struct k {
     uint8_t attr;   /* vectors, lists, tables */
     int64_t n;      /* vectors and lists: items; atoms: 1; dict: 2; table: 1 */
     char   *dom;    /* ±KT_ENUM: domain name (owned); NULL otherwise */
+    char   *blk;    /* KT_SYM: one block of names that items may point into (owned), so
+                       a decoded vector is two allocations, not one per name; NULL if none */
+    size_t  blklen;
     union {
         uint8_t   g;            /* bool, byte, char, generic null (101 with g = 0) */
         int16_t   h;
@@ -116,6 +119,12 @@ struct k *k_symv(const char *const *names, int64_t n);
 struct k *k_dict(struct k *keys, struct k *vals);
 /* Takes ownership of dict (a dict of symbol keys to a list of equal-length columns). */
 struct k *k_table(struct k *dict);
+
+/* A symbol vector of the N names packed NUL-terminated in TEXT[0..avail) (the q IPC
+ * and ff01 file layout), held in one block. *used: bytes taken. -EBADMSG when a name
+ * has no NUL before avail (*used: where it starts), -ENOMEM. */
+int k_symv_packed(const char *text, size_t avail, int64_t n, struct k **out, size_t *used)
+        __attribute__((warn_unused_result));
 
 /* Set item i of a symbol vector to a copy of s. 0 or -ENOMEM. */
 int k_symv_set(struct k *x, int64_t i, const char *s) __attribute__((warn_unused_result));

@@ -328,13 +328,22 @@ static int r_obj(struct rd *r, struct k **out, int depth)
         if (ckd_mul_u64(&need, (uint64_t)n, (uint64_t)w) || need > left)
             return err_set(r->err, -EBADMSG, "%s vector at offset %zu claims %d items (%llu bytes), %zu bytes left",
                            k_type_name(t), start, n, (unsigned long long)need, left);
+        if (t == KT_SYM) {   /* one block for all the names */
+            size_t used;
+            rc = k_symv_packed((const char *)r->p + r->off, left, n, &x, &used);
+            if (rc == -EBADMSG)
+                return err_set(r->err, rc, "symbol at offset %zu is not NUL-terminated before the end (%zu bytes left)",
+                               r->off + used, left - used);
+            if (rc) return err_set(r->err, rc, "out of memory for %d symbols", n);
+            r->off += used;
+            x->attr = attr;
+            *out = x;
+            return 0;
+        }
         x = k_vec(t, n);
         if (!x) return err_set(r->err, -ENOMEM, "out of memory for %d items", n);
         x->attr = attr;
-        if (t == KT_SYM) {
-            for (int32_t i = 0; i < n; i++)
-                if ((rc = r_str0(r, &x->u.syms[i], "symbol")) < 0) goto fail;
-        } else if (t == KT_LIST) {
+        if (t == KT_LIST) {
             for (int32_t i = 0; i < n; i++) {
                 k_free(x->u.kk[i]);
                 x->u.kk[i] = NULL;

@@ -277,16 +277,12 @@ int kdb_decode_probed(const uint8_t *p, size_t len, const char *name, const stru
     struct k *x = NULL;
     switch (in.fmt) {
     case KDB_FMT_OBJECT:
-        if (in.type == KT_SYM) {
-            x = k_vec(KT_SYM, in.count);
-            if (!x) goto oom;
+        if (in.type == KT_SYM) {   /* the probe found every NUL: one block for all names */
+            size_t used;
+            int rc = k_symv_packed((const char *)p + 8, len - 8, in.count, &x, &used);
+            if (rc == -ENOMEM) goto oom;
+            if (rc) return err_set(err, -EBADMSG, "'%s': symbol %zu bytes into the list has no NUL", name, used);
             x->attr = (uint8_t)in.attr;
-            const char *s = (const char *)p + 8;
-            for (int64_t i = 0; i < in.count; i++) {
-                size_t n = strlen(s);
-                if (!(x->u.syms[i] = strndup(s, n))) goto oom;
-                s += n + 1;
-            }
         }
         break;
     case KDB_FMT_VECTOR:
