@@ -604,6 +604,7 @@ static void load_sm(struct ld *l, yaml_node_t *n, const char *path)
     static const char *const peach[] = {"part", "table", "column", NULL};
     struct cfg_sm *sm = &l->c->sm;
     char p[PATH_MAX_KEY], q[PATH_MAX_KEY];
+    /* sm-spec §6.3 defaults, kept when elements.sm is missing or a value is bad. */
     sm->idb_used = true;
     sm->chunk_size = 500000;
     sm->sort_limit_gb = 10;
@@ -621,14 +622,14 @@ static void load_sm(struct ld *l, yaml_node_t *n, const char *path)
     sm->initial_import = get_bool(l, n, path, "initialImport", false);
     sm->enforce_schema = get_bool(l, n, path, "enforceSchema", false);
     sm->disable_discovery = get_bool(l, n, path, "disableDiscovery", false);
-    sm->idb_used = get_bool(l, n, path, "idbUsed", true);
-    sm->chunk_size = get_int(l, n, path, "chunkSize", 1, INT64_MAX, 500000, NULL);
-    sm->wait_ms = get_int(l, n, path, "waitTm", 0, 86400000, 250, NULL);
-    sm->size = get_int(l, n, path, "size", 1, INT32_MAX, 1, &x);
+    sm->idb_used = get_bool(l, n, path, "idbUsed", sm->idb_used);
+    sm->chunk_size = get_int(l, n, path, "chunkSize", 1, INT64_MAX, sm->chunk_size, NULL);
+    sm->wait_ms = get_int(l, n, path, "waitTm", 0, 86400000, sm->wait_ms, NULL);
+    sm->size = get_int(l, n, path, "size", 1, INT32_MAX, sm->size, &x);
     if (sm->size > 1)
         WARN(l, x, sub(p, path, "size"), "smfs runs one storage manager per assembly (%lld ignored)",
              (long long)sm->size);
-    sm->sort_limit_gb = get_num(l, n, path, "sortLimitGB", 0.001, 1e6, 10);
+    sm->sort_limit_gb = get_num(l, n, path, "sortLimitGB", 0.001, 1e6, sm->sort_limit_gb);
     sm->reload_timeout_ns = get_span(l, n, path, "reloadTimeout", 0);
     /* A list is allowed; only the highest level listed helps (sm-spec §6.3). */
     struct cfg_strv pv = get_strv(l, n, path, "eodPeachLevel");

@@ -195,30 +195,33 @@ int k_symv_set(struct k *x, int64_t i, const char *s)
 
 int k_symv_packed(const char *text, size_t avail, int64_t n, struct k **out, size_t *used)
 {
-    size_t off = 0;
     *out = NULL;
+    struct k *x = k_vec(KT_SYM, n);
+    if (!x) return -ENOMEM;
+    /* One pass finds every name; the items point into TEXT until the block exists,
+     * then are moved onto it. They are never freed while they point into TEXT. */
+    size_t off = 0;
     for (int64_t i = 0; i < n; i++) {
         const char *z = memchr(text + off, 0, avail - off);
         if (!z) {
+            memset(x->u.syms, 0, (size_t)n * sizeof *x->u.syms);
+            k_free(x);
             *used = off;
             return -EBADMSG;
         }
+        x->u.syms[i] = (char *)(uintptr_t)off;
         off = (size_t)(z - text) + 1;
     }
     *used = off;
-    struct k *x = k_vec(KT_SYM, n);
-    if (!x) return -ENOMEM;
     x->blk = malloc(off ? off : 1);
     if (!x->blk) {
+        memset(x->u.syms, 0, (size_t)n * sizeof *x->u.syms);
         k_free(x);
         return -ENOMEM;
     }
     memcpy(x->blk, text, off);
     x->blklen = off;
-    for (int64_t i = 0, o = 0; i < n; i++) {
-        x->u.syms[i] = x->blk + o;
-        o += (int64_t)strlen(x->blk + o) + 1;
-    }
+    for (int64_t i = 0; i < n; i++) x->u.syms[i] = x->blk + (uintptr_t)x->u.syms[i];
     *out = x;
     return 0;
 }

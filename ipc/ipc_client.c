@@ -149,9 +149,7 @@ static int open_socket(struct ipc_client *c, const char *target, int64_t deadlin
         if (rc == 0) {
             int one = 1;
             setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            c->local = p->ai_family == AF_INET
-                ? (ntohl(((struct sockaddr_in *)p->ai_addr)->sin_addr.s_addr) >> 24) == 127
-                : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)p->ai_addr)->sin6_addr);
+            c->local = ipc_peer_local(p->ai_addr);
             break;
         }
         close(c->fd);

@@ -1,8 +1,11 @@
 /* ipc/ipc_msg.c: header, encode (with kdb+'s compression rule), decode. */
 #include "ipc/ipc_msg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "core/k_ser.h"
@@ -87,4 +90,16 @@ int ipc_decode(const uint8_t *msg, size_t n, size_t max, struct k **out, enum ip
     }
     free(plain);
     return rc;
+}
+
+bool ipc_peer_local(const struct sockaddr *a)
+{
+    if (a->sa_family == AF_UNIX) return true;
+    if (a->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+    if (a->sa_family == AF_INET6) {
+        const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(x) || (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
+    }
+    return false;
 }

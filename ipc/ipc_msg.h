@@ -44,6 +44,11 @@ int ipc_hdr_parse(const uint8_t h[IPC_HDR], size_t max, struct ipc_hdr *out, str
 int ipc_encode(const struct k *x, enum ipc_type type, bool compress, struct buf *out,
                struct smfs_err *err) __attribute__((warn_unused_result));
 
+/* A Unix-socket or loopback peer (127/8, ::1, v4-mapped 127/8): kdb+ does not
+ * compress messages to it. */
+struct sockaddr;
+bool ipc_peer_local(const struct sockaddr *a);
+
 /* Decode the whole message MSG[0..n) (header included; decompressed if need be, the
  * uncompressed length bounded by MAX). *out is the body; *type the message type. */
 int ipc_decode(const uint8_t *msg, size_t n, size_t max, struct k **out, enum ipc_type *type,

@@ -472,19 +472,6 @@ static void conn_io(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 
 /* --- listeners ---------------------------------------------------------------------- */
 
-static bool loopback(const struct sockaddr_storage *a)
-{
-    if (a->ss_family == AF_UNIX) return true;
-    if (a->ss_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
-    if (a->ss_family == AF_INET6) {
-        const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(x)) return true;
-        return IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127;
-    }
-    return false;
-}
-
 static void describe(const struct sockaddr_storage *a, char *out, size_t n)
 {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -534,7 +521,7 @@ static void on_accept(struct ev_loop *loop, int lfd, unsigned ev, void *arg)
         c->srv = s;
         c->fd = fd;
         c->id = ++s->next_id;
-        c->local = loopback(&a);
+        c->local = ipc_peer_local((const struct sockaddr *)&a);
         snprintf(c->peer, sizeof c->peer, "%s", peer);
         c->deadline = ev_now_ms() + s->o.handshake_ms;
         buf_init(&c->out, (size_t)UINT32_MAX * 2);
@@ -603,10 +590,9 @@ out:
     return rc;
 }
 
-static int listen_unix(struct ipc_server *s, struct smfs_err *err)
+static int listen_unix(struct ipc_server *s, const char *path, struct smfs_err *err)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    const char *path = s->o.unix_path;
     if (strlen(path) >= sizeof a.sun_path)
         return err_set(err, -ENAMETOOLONG, "q IPC socket '%s': path longer than %zu bytes", path, sizeof a.sun_path - 1);
     memcpy(a.sun_path, path, strlen(path) + 1);
@@ -656,15 +642,11 @@ int ipc_server_new(struct ev_loop *loop, const struct ipc_server_opts *o, struct
     if (!s->o.stall_ms) s->o.stall_ms = 60000;
     if (!s->o.max_out) s->o.max_out = 2 * s->o.max_msg;
     s->o.user_file = NULL;   /* not kept: only the parsed entries are */
-    s->o.unix_path = NULL;
+    s->o.unix_path = NULL;   /* kept as s->unix_path once bound */
     int rc = 0;
     if (o->user_file) rc = ipc_auth_load(o->user_file, &s->auth, err);
     if (!rc && o->port >= 0) rc = listen_tcp(s, err);
-    if (!rc && o->unix_path) {
-        s->o.unix_path = o->unix_path;
-        rc = listen_unix(s, err);
-        s->o.unix_path = NULL;
-    }
+    if (!rc && o->unix_path) rc = listen_unix(s, o->unix_path, err);
     if (!rc && (s->sweep = ev_timer_add(loop, SWEEP_MS, sweep, s)) < 0) rc = err_set(err, -ENOMEM, "out of memory");
     if (!rc && s->tcp_fd < 0 && s->unix_fd < 0)
         rc = err_set(err, -EINVAL, "q IPC server: neither a TCP port nor a Unix socket given");
