@@ -11,7 +11,7 @@ CFLAGS_W := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-proto
             -Wno-missing-field-initializers
 CPPFLAGS := -I. -MMD -MP
 ALLCFLAGS = $(CFLAGS_W) $(OPT) -g $(SAN) $(CPPFLAGS) $(CFLAGS)
-LDLIBS_CORE  := -lyaml -lz -llz4 -lzstd -lsnappy -lm
+LDLIBS_CORE  := -lxxhash -lyaml -lz -llz4 -lzstd -lsnappy -lm
 LDLIBS_TOOLS := -ljansson
 LDLIBS_IPC   := -lcrypto
 
