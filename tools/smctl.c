@@ -12,6 +12,7 @@ static const struct {
 } cmds[] = {
     { "inspect", smctl_inspect, "inspect [--json] [-n N] FILE...      describe kdb+ files (format, type, count, values)" },
     { "config",  smctl_config,  "config check [--json] [FILE]         validate an assembly file, show what smfs derives" },
+    { "store",   smctl_store,   "store log|ls|cat|verify|vacuum DIR   inspect, check and vacuum a store offline" },
     { "gen-hdb", smctl_gen_hdb, "gen-hdb DIR --days N --rows R [...]  write a deterministic date-partitioned HDB" },
 };
 

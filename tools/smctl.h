@@ -12,6 +12,7 @@
 int smctl_inspect(int argc, char **argv);
 int smctl_gen_hdb(int argc, char **argv);
 int smctl_config(int argc, char **argv);
+int smctl_store(int argc, char **argv);
 
 /* Print "smctl: <msg>" to stderr. */
 void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
