@@ -1,6 +1,6 @@
 /* core/store.c: creating, opening and reading a store; versions and snapshots.
  *
- * Layout of a store directory (the home; other tiers hold only objects/ and STORE-less):
+ * Layout of the home directory (the other tiers' directories hold only objects/):
  *   STORE               "smfs-store 1", then "tier NAME<TAB>PATH" per tier (tier 0: ".")
  *   lock                flock'd by the one process that has the store open; holds its pid
  *   packs/pNNNNNNNN.pack the index log (store_pack.c)

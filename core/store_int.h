@@ -91,7 +91,6 @@ struct store {
 
     uint64_t          next_oid, next_tid;   /* [W] */
     bool              broken;               /* [W] a failed index write: reopen */
-    struct store_tx  *tx;                   /* [W] the open transaction */
 };
 
 /* store_pack.c */

@@ -266,8 +266,6 @@ struct scan {
     uint32_t      good_seq;    /* end of the last commit point */
     uint64_t      good_off;
     uint64_t      max_oid, max_tid;
-    uint64_t     *dropped;     /* versions dropped by DROP records */
-    size_t        ndropped, capdropped;
 };
 
 static int grow_u64(uint64_t **a, size_t *cap, size_t need)
@@ -591,12 +589,10 @@ int pack_open_all(struct store *s, struct store_recovery *rep, struct smfs_err *
                      (unsigned long long)rep->version, (unsigned long long)cut, cut_recs, removed);
     }
     free(sc.held);
-    free(sc.dropped);
     return 0;
 fail:
     free(seqs);
     free(sc.held);
-    free(sc.dropped);
     return rc;
 }
 

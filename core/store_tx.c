@@ -65,7 +65,6 @@ struct store_tx {
     size_t         nkv;
     struct newobj *obj;
     size_t         nobj, capobj;
-    uint8_t        touched[STORE_TIERS_MAX][32];   /* fan-out directories written */
     bool           tier_used[STORE_TIERS_MAX];
     uint8_t       *copybuf;
     uint64_t      *pending;    /* tid, loc pairs written by the commit */
@@ -301,6 +300,24 @@ static int set_file(struct store_tx *tx, const char *path, const struct tree_ent
     return 0;
 }
 
+/* PATH's entry in the transaction: *d and *pos, or *d = NULL when PATH is the root.
+ * -ENOENT without a message: each caller says what it was doing. */
+static int locate(struct store_tx *tx, const char *path, bool modify, struct txdir **d,
+                  size_t *pos, struct smfs_err *err)
+{
+    const char *comp[STORE_DEPTH_MAX];
+    size_t clen[STORE_DEPTH_MAX], n;
+    int rc = store_path_split(path, comp, clen, &n, err);
+    if (rc < 0) return rc;
+    *d = NULL;
+    if (n == 0) return 0;
+    const char *name;
+    size_t nl;
+    rc = walk(tx, path, modify, d, &name, &nl, err);
+    if (rc < 0) return rc;
+    return txdir_find(*d, name, nl, pos) ? 0 : -ENOENT;
+}
+
 /* ---- objects ---- */
 
 static int note_obj(struct store_tx *tx, uint64_t oid, unsigned tier, bool renamed,
@@ -318,7 +335,6 @@ static int note_obj(struct store_tx *tx, uint64_t oid, unsigned tier, bool renam
                           .unlink_src = unlink_src };
     if (src && !(o->src = strdup(src))) return -ENOMEM;
     tx->nobj++;
-    tx->touched[tier][(oid & 0xff) >> 3] |= (uint8_t)(1u << (oid & 7));
     tx->tier_used[tier] = true;
     return 0;
 }
@@ -532,12 +548,11 @@ int store_tx_put_entry(struct store_tx *tx, const char *path, const struct store
 int store_tx_remove(struct store_tx *tx, const char *path, struct smfs_err *err)
 {
     struct txdir *d;
-    const char *name;
-    size_t nl;
-    int rc = walk(tx, path, true, &d, &name, &nl, err);
-    if (rc < 0) return rc;
     size_t pos;
-    if (!txdir_find(d, name, nl, &pos)) return err_set(err, -ENOENT, "remove '%s': no such file or directory", path);
+    int rc = locate(tx, path, true, &d, &pos, err);
+    if (rc == -ENOENT) return err_set(err, -ENOENT, "remove '%s': no such file or directory", path);
+    if (rc < 0) return rc;
+    if (!d) return err_set(err, -EINVAL, "remove '%s': the root cannot be removed", path);
     txdir_delete(d, pos);
     return 0;
 }
@@ -546,23 +561,17 @@ int store_tx_lookup(struct store_tx *tx, const char *path, struct store_entry *o
                     struct smfs_err *err)
 {
     memset(out, 0, sizeof *out);
-    const char *comp[STORE_DEPTH_MAX];
-    size_t clen[STORE_DEPTH_MAX], n;
-    int rc = store_path_split(path, comp, clen, &n, err);
+    struct txdir *d;
+    size_t pos;
+    int rc = locate(tx, path, false, &d, &pos, err);
+    if (rc == -ENOENT) return err_set(err, -ENOENT, "'%s' is not in the transaction", path);
     if (rc < 0) return rc;
-    if (n == 0) {
+    if (!d) {
         out->kind = STORE_DIR;
         out->id = tx->root.base;
         out->size = tx->root.n;
         return 0;
     }
-    struct txdir *d;
-    const char *name;
-    size_t nl;
-    rc = walk(tx, path, false, &d, &name, &nl, err);
-    if (rc < 0) return rc;
-    size_t pos;
-    if (!txdir_find(d, name, nl, &pos)) return err_set(err, -ENOENT, "'%s' is not in the transaction", path);
     const struct tree_ent *e = &d->e[pos];
     memcpy(out->name, e->name, e->nlen);
     out->name[e->nlen] = '\0';
@@ -623,7 +632,6 @@ static int move_file(struct store_tx *tx, struct tree_ent *e, unsigned tier, str
     }
     if (!existed && note_obj(tx, e->id, tier, false, false, NULL) < 0)
         return err_set(err, -ENOMEM, "out of memory moving '%s'", e->name);
-    tx->touched[tier][(e->id & 0xff) >> 3] |= (uint8_t)(1u << (e->id & 7));
     tx->tier_used[tier] = true;
     e->tier = (uint8_t)tier;
     e->sum = sum;
@@ -653,18 +661,12 @@ int store_tx_move(struct store_tx *tx, const char *path, unsigned tier, struct s
 {
     int rc = check_tier(tx, tier, path, err);
     if (rc < 0) return rc;
-    const char *comp[STORE_DEPTH_MAX];
-    size_t clen[STORE_DEPTH_MAX], n;
-    rc = store_path_split(path, comp, clen, &n, err);
-    if (rc < 0) return rc;
-    if (n == 0) return move_dir(tx, &tx->root, tier, err);
     struct txdir *d;
-    const char *name;
-    size_t nl;
-    rc = walk(tx, path, true, &d, &name, &nl, err);
-    if (rc < 0) return rc;
     size_t pos;
-    if (!txdir_find(d, name, nl, &pos)) return err_set(err, -ENOENT, "move '%s': no such file or directory", path);
+    rc = locate(tx, path, true, &d, &pos, err);
+    if (rc == -ENOENT) return err_set(err, -ENOENT, "move '%s': no such file or directory", path);
+    if (rc < 0) return rc;
+    if (!d) return move_dir(tx, &tx->root, tier, err);
     if (d->e[pos].kind == STORE_FILE) rc = move_file(tx, &d->e[pos], tier, err);
     else {
         struct txdir *c;
@@ -725,7 +727,6 @@ int store_tx_begin(struct store *s, struct store_tx **out, struct smfs_err *err)
     } else {
         tx->root.dirty = true;   /* the first version writes an (empty) root */
     }
-    s->tx = tx;
     *out = tx;
     return 0;
 fail:
@@ -747,7 +748,6 @@ static void tx_free(struct store_tx *tx)
     free(tx->copybuf);
     free(tx->pending);
     struct store *s = tx->s;
-    s->tx = NULL;
     free(tx);
     pthread_mutex_unlock(&s->wlock);
 }
@@ -884,19 +884,12 @@ static int sync_objects(struct store_tx *tx, struct smfs_err *err)
     if (s->no_sync) return 0;
     for (size_t t = 0; t < s->ntiers; t++) {
         if (!tx->tier_used[t]) continue;
-        /* One syncfs per tier flushes every object's data (and the renames) instead of
-         * an fdatasync per file; then each fan-out directory we added names to. */
+        /* One syncfs per tier instead of an fdatasync per object and an fsync per
+         * fan-out directory: syncfs writes back and waits for every dirty inode of
+         * that filesystem, data and metadata, the directories holding the new names
+         * included (and since Linux 5.8 reports their writeback errors). Measured: a
+         * one-partition commit with 50 directory fsyncs took 3.7x native, without 2x. */
         if (syncfs(s->obj_fd[t]) < 0) return err_sys(err, "syncfs", s->tiers[t].path);
-        for (unsigned x = 0; x < 256; x++) {
-            if (!(tx->touched[t][x >> 3] & (1u << (x & 7)))) continue;
-            char sub[4];
-            snprintf(sub, sizeof sub, "%02x", x);
-            int fd = openat(s->obj_fd[t], sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (fd < 0) return err_sys(err, "open", sub);
-            int r = fsync(fd);
-            close(fd);
-            if (r < 0) return err_sys(err, "fsync", sub);
-        }
     }
     return 0;
 }

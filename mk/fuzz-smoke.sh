@@ -13,7 +13,12 @@ if [ -d "$golden" ]; then
 fi
 "$top/build/rel/smctl" gen-hdb "$corpus/hdb" --days 1 --rows 20 --compress gzip >/dev/null 2>&1 || true
 find "$corpus/hdb" -type f 2>/dev/null | while read -r f; do cp "$f" "$corpus/g$(echo "$f" | md5sum | cut -c1-16)"; done
-rm -rf "$corpus/hdb"
+# A real pack file (two versions of that HDB) seeds fuzz_store.
+if "$top/build/rel/tests/store_fixture" "$corpus/st" "$corpus/hdb" >/dev/null 2>&1 &&
+   "$top/build/rel/tests/store_fixture" "$corpus/st" "$top/mnt-examples" kind=x >/dev/null 2>&1; then
+    cp "$corpus/st/packs/p00000001.pack" "$corpus/pack1"
+fi
+rm -rf "$corpus/hdb" "$corpus/st"
 for f in "$top"/mnt-examples/*.yaml; do cp "$f" "$corpus/y$(basename "$f")"; done
 for f in "$@"; do
     name=$(basename "$f")
@@ -26,3 +31,4 @@ for f in "$@"; do
     echo "fuzz: $name ran ${secs}s: $(grep -o 'Done [0-9]* runs' "$corpus.$name.log" | awk '{print $2}') executions, no crash"
 done
 rm -f "$corpus".*.log
+rm -rf /tmp/smfs-fuzz-store.*   # fuzz_store's scratch stores
