@@ -530,6 +530,46 @@ static void tier_move_copies_verifies_and_reclaims(void **state)
     store_close(s);
 }
 
+static void take_from_another_filesystem_copies_then_unlinks_after_commit(void **state)
+{
+    (void)state;
+    char src[64];
+    snprintf(src, sizeof src, "/dev/shm/smfs-take.%d", (int)getpid());
+    FILE *f = fopen(src, "w");
+    if (!f) {
+        print_message("skipped: /dev/shm is not writable, no second filesystem to take from\n");
+        skip();
+    }
+    fputs("bytes on tmpfs", f);
+    fclose(f);
+    const char *home = new_store(false);
+    struct store *s = cur_store = open_ok(home, NULL, NULL);
+    struct smfs_err err;
+    /* Aborted: the copy goes, the source stays. */
+    struct store_tx *tx = begin_ok(s);
+    assert_int_equal(store_tx_put_file(tx, "x", src, STORE_TAKE_RENAME, true, 0, &err), 0);
+    store_tx_abort(tx);
+    assert_int_equal(access(src, F_OK), 0);
+    assert_int_equal(count_objects(home), 0);
+    /* Committed: the source is unlinked only once the version is durable. */
+    tx = begin_ok(s);
+    assert_int_equal(store_tx_put_file(tx, "x", src, STORE_TAKE_RENAME, true, 0, &err), 0);
+    assert_int_equal(access(src, F_OK), 0);
+    commit_ok(tx);
+    assert_int_not_equal(access(src, F_OK), 0);
+    struct store_snap *sn;
+    assert_int_equal(store_snap_get(s, 0, &sn, &err), 0);
+    struct store_entry e;
+    assert_int_equal(store_lookup(sn, "x", &e, &err), 0);
+    assert_int_equal(e.flags & STORE_F_NOSUM, 0);
+    char buf[64];
+    assert_int_equal(read_obj(s, &e, buf, sizeof buf), 14);
+    assert_memory_equal(buf, "bytes on tmpfs", 14);
+    store_snap_put(sn);
+    assert_int_equal(store_verify(s, NULL, NULL, NULL, &err), 0);
+    store_close(s);
+}
+
 /* ---- damage ---- */
 
 static void flip(const char *path, long off)
@@ -932,6 +972,7 @@ int main(void)
         cmocka_unit_test(vacuum_keeps_current_and_pinned_versions_only),
         cmocka_unit_test(vacuum_compacts_mostly_dead_packs),
         cmocka_unit_test(tier_move_copies_verifies_and_reclaims),
+        cmocka_unit_test(take_from_another_filesystem_copies_then_unlinks_after_commit),
         cmocka_unit_test(flipped_object_bit_is_reported_and_never_moved),
         cmocka_unit_test(torn_pack_tail_is_cut_back_to_the_last_commit),
         cmocka_unit_test(damaged_record_before_a_commit_is_refused),
