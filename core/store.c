@@ -20,6 +20,9 @@
 
 #include "fileio.h"
 
+#define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
 /* ---- u64map ---- */
 
 static size_t mix(uint64_t k)
@@ -112,15 +115,20 @@ struct ver *vers_find_locked(struct store *s, uint64_t version)
     return NULL;
 }
 
+int vers_reserve_locked(struct store *s)
+{
+    if (s->nvers < s->capvers) return 0;
+    size_t cap = s->capvers ? s->capvers * 2 : 64;
+    struct ver *n = realloc(s->vers, cap * sizeof *n);
+    if (!n) return -ENOMEM;
+    s->vers = n;
+    s->capvers = cap;
+    return 0;
+}
+
 int vers_insert_locked(struct store *s, const struct ver *v)
 {
-    if (s->nvers == s->capvers) {
-        size_t cap = s->capvers ? s->capvers * 2 : 64;
-        struct ver *n = realloc(s->vers, cap * sizeof *n);
-        if (!n) return -ENOMEM;
-        s->vers = n;
-        s->capvers = cap;
-    }
+    if (vers_reserve_locked(s) < 0) return -ENOMEM;
     vers_insert_reserved_locked(s, v);
     return 0;
 }
@@ -142,6 +150,30 @@ void vers_remove_locked(struct store *s, uint64_t version)
     size_t i = (size_t)(v - s->vers);
     memmove(&s->vers[i], &s->vers[i + 1], (s->nvers - i - 1) * sizeof *s->vers);
     s->nvers--;
+}
+
+int obj_hash(int from, int to, uint8_t *buf, const char *what, uint64_t *size, uint64_t *sum,
+             struct smfs_err *err)
+{
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    *size = 0;
+    for (;;) {
+        ssize_t r = read(from, buf, OBJ_CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return err_sys(err, "read", what);
+        if (r == 0) break;
+        XXH3_64bits_update(&st, buf, (size_t)r);
+        for (ssize_t done = 0; to >= 0 && done < r;) {
+            ssize_t w = write(to, buf + done, (size_t)(r - done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) return err_sys(err, "write", what);
+            done += w;
+        }
+        *size += (uint64_t)r;
+    }
+    *sum = XXH3_64bits_digest(&st);
+    return 0;
 }
 
 /* ---- paths ---- */

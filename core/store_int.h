@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "buf.h"
 #include "store.h"
@@ -47,6 +48,14 @@ static inline uint32_t loc_seq(uint64_t loc) { return (uint32_t)(loc >> 32); }
 static inline uint64_t loc_off(uint64_t loc) { return (loc & 0xffffffffu) << 3; }
 
 static inline uint64_t pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
+
+/* The order of names in a tree: bytewise, the shorter first on a tie. */
+static inline int store_name_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    if (c) return c;
+    return al < bl ? -1 : al > bl;
+}
 
 /* ---- u64 → u64 hash map (open addressing; key 0 is empty) ---- */
 
@@ -112,6 +121,7 @@ int  commit_parse(const uint8_t *p, uint32_t len, uint64_t version, struct ver *
                   struct smfs_err *err);
 
 /* store.c */
+int  vers_reserve_locked(struct store *s);   /* room for one more version */
 int  vers_insert_locked(struct store *s, const struct ver *v);
 void vers_insert_reserved_locked(struct store *s, const struct ver *v);  /* capacity checked */
 struct ver *vers_find_locked(struct store *s, uint64_t version);
@@ -119,6 +129,11 @@ void vers_remove_locked(struct store *s, uint64_t version);
 int  store_path_split(const char *path, const char **comp, size_t *clen, size_t *n,
                       struct smfs_err *err);
 int  object_rel(uint64_t oid, char *buf, size_t len);   /* "xx/0000…": no error path */
+/* Read FROM to its end, hashing it (XXH3-64) and, when TO >= 0, writing it to TO.
+ * BUF is scratch of OBJ_CHUNK bytes; WHAT names the file in errors. */
+#define OBJ_CHUNK (1u << 20)
+int  obj_hash(int from, int to, uint8_t *buf, const char *what, uint64_t *size, uint64_t *sum,
+              struct smfs_err *err);
 
 /* store_tree.c: the tree payload format. */
 #define TREE_HDR       24u

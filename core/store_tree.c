@@ -42,13 +42,6 @@ bool store_name_ok(const char *name, size_t len)
     return memchr(name, '/', len) == NULL && memchr(name, '\0', len) == NULL;
 }
 
-static int name_cmp(const uint8_t *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    if (c) return c;
-    return al < bl ? -1 : al > bl;
-}
-
 int tree_get_locked(struct store *s, uint64_t tid, struct tree_view *t, struct smfs_err *err)
 {
     uint64_t loc;
@@ -145,7 +138,7 @@ static int leaf_find(const struct tree_view *t, const char *name, size_t nlen,
         uint16_t nl = (uint16_t)(p[36] | p[37] << 8);
         if ((uint64_t)off + nl > t->names_len)
             return err_set(err, -EIO, "tree entry %u has its name out of bounds", mid);
-        int c = name_cmp(t->names + off, nl, name, nlen);
+        int c = store_name_cmp(t->names + off, nl, name, nlen);
         if (c == 0) return tree_entry_at(t, mid, e, err);
         if (c < 0) lo = mid + 1;
         else hi = mid;
@@ -168,7 +161,7 @@ int tree_find_locked(struct store *s, uint64_t tid, const char *name, size_t nle
         size_t cl;
         rc = chunk_name(&t, mid, &cn, &cl, err);
         if (rc < 0) return rc;
-        if (name_cmp(cn, cl, name, nlen) <= 0) lo = mid + 1;
+        if (store_name_cmp(cn, cl, name, nlen) <= 0) lo = mid + 1;
         else hi = mid;
     }
     if (lo == 0) return -ENOENT;

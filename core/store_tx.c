@@ -27,13 +27,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "buf.h"
 #include "fault.h"
 
-#define COPY_CHUNK (1u << 20)
 #define KV_KEY_MAX 255u
 #define KV_VAL_MAX (64u << 10)
 
@@ -103,8 +101,7 @@ static int txdir_find(const struct txdir *d, const char *name, size_t nl, size_t
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const struct tree_ent *e = &d->e[mid];
-        int c = memcmp(e->name, name, e->nlen < nl ? e->nlen : nl);
-        if (c == 0) c = e->nlen < nl ? -1 : e->nlen > nl;
+        int c = store_name_cmp(e->name, e->nlen, name, nl);
         if (c == 0) {
             *pos = mid;
             return 1;
@@ -164,13 +161,6 @@ static void ent_from(struct tree_ent *t, const struct store_entry *e)
     t->mtime_ns = e->mtime_ns;
 }
 
-static int name_cmp2(const char *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    if (c) return c;
-    return al < bl ? -1 : al > bl;
-}
-
 static int load_leaf(const struct tree_view *t, struct txdir *d, struct smfs_err *err)
 {
     for (uint32_t i = 0; i < t->n; i++) {
@@ -179,7 +169,7 @@ static int load_leaf(const struct tree_view *t, struct txdir *d, struct smfs_err
         if (rc < 0) return rc;
         size_t nl = strlen(e.name);
         /* Lookups binary-search these arrays: a tree out of order would hide names. */
-        if (d->n && name_cmp2(d->e[d->n - 1].name, d->e[d->n - 1].nlen, e.name, nl) >= 0)
+        if (d->n && store_name_cmp(d->e[d->n - 1].name, d->e[d->n - 1].nlen, e.name, nl) >= 0)
             return err_set(err, -EIO, "tree %llu lists '%s' out of order or twice",
                            (unsigned long long)d->base, e.name);
         struct tree_ent te;
@@ -380,50 +370,13 @@ static int write_all(int fd, const uint8_t *p, size_t n, const char *what, struc
     return 0;
 }
 
-/* Copy FROM (to EOF) into the new object fd TO, hashing the bytes. */
+/* Read FROM to its end, hashing, and copy it to TO unless TO is -1. */
 static int copy_hash(struct store_tx *tx, int from, int to, const char *what, uint64_t *size,
                      uint64_t *sum, struct smfs_err *err)
 {
-    if (!tx->copybuf && !(tx->copybuf = malloc(COPY_CHUNK)))
-        return err_set(err, -ENOMEM, "out of memory copying '%s'", what);
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    *size = 0;
-    for (;;) {
-        ssize_t r = read(from, tx->copybuf, COPY_CHUNK);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return err_sys(err, "read", what);
-        if (r == 0) break;
-        XXH3_64bits_update(&st, tx->copybuf, (size_t)r);
-        int rc = write_all(to, tx->copybuf, (size_t)r, what, err);
-        if (rc < 0) return rc;
-        *size += (uint64_t)r;
-    }
-    *sum = XXH3_64bits_digest(&st);
-    return 0;
-}
-
-static int hash_fd(struct store_tx *tx, int fd, const char *what, uint64_t *size, uint64_t *sum,
-                   struct smfs_err *err)
-{
-    if (!tx->copybuf && !(tx->copybuf = malloc(COPY_CHUNK)))
+    if (!tx->copybuf && !(tx->copybuf = malloc(OBJ_CHUNK)))
         return err_set(err, -ENOMEM, "out of memory reading '%s'", what);
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    *size = 0;
-    for (uint64_t off = 0;;) {
-        ssize_t r = pread(fd, tx->copybuf, COPY_CHUNK, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return err_sys(err, "read", what);
-        if (r == 0) break;
-        XXH3_64bits_update(&st, tx->copybuf, (size_t)r);
-        off += (uint64_t)r;
-    }
-    *size = 0;
-    struct stat sb;
-    if (fstat(fd, &sb) == 0) *size = (uint64_t)sb.st_size;
-    *sum = XXH3_64bits_digest(&st);
-    return 0;
+    return obj_hash(from, to, tx->copybuf, what, size, sum, err);
 }
 
 int store_tx_put_bytes(struct store_tx *tx, const char *path, const void *p, size_t n,
@@ -508,7 +461,7 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
             int fd = openat(s->obj_fd[tier], rel, O_RDONLY | O_CLOEXEC);
             if (fd < 0) return err_sys(err, "open", rel);
             uint64_t sz, sum;
-            rc = hash_fd(tx, fd, rel, &sz, &sum, err);
+            rc = copy_hash(tx, fd, -1, rel, &sz, &sum, err);
             close(fd);
             if (rc < 0) return rc;
             if (sz != e.size || sum != e.sum)
@@ -522,7 +475,7 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
         if (verify) {
             int fd = openat(s->obj_fd[tier], rel, O_RDONLY | O_CLOEXEC);
             if (fd < 0) return err_sys(err, "open", rel);
-            rc = hash_fd(tx, fd, src, &e.size, &e.sum, err);
+            rc = copy_hash(tx, fd, -1, src, &e.size, &e.sum, err);
             close(fd);
             if (rc < 0) return err_wrap(err, "put '%s'", path);
         } else {
@@ -617,7 +570,7 @@ static int move_file(struct store_tx *tx, struct tree_ent *e, unsigned tier, str
         /* Verify the copy as the tier returns it before anything points at it. */
         int fd = openat(s->obj_fd[tier], tmp, O_RDONLY | O_CLOEXEC);
         uint64_t sz2, sum2;
-        rc = fd < 0 ? err_sys(err, "open", tmp) : hash_fd(tx, fd, tmp, &sz2, &sum2, err);
+        rc = fd < 0 ? err_sys(err, "open", tmp) : copy_hash(tx, fd, -1, tmp, &sz2, &sum2, err);
         if (fd >= 0) close(fd);
         if (rc == 0 && (sz2 != size || sum2 != sum))
             rc = err_set(err, -EIO, "copy of '%s' in tier '%s' reads back differently", e->name,
@@ -925,15 +878,7 @@ static int reserve_publish(struct store *s, size_t ntids)
 {
     pthread_rwlock_wrlock(&s->idx);
     int rc = u64map_reserve(&s->tids, ntids);
-    if (rc == 0 && s->nvers == s->capvers) {
-        size_t cap = s->capvers ? s->capvers * 2 : 64;
-        struct ver *n = realloc(s->vers, cap * sizeof *n);
-        if (!n) rc = -ENOMEM;
-        else {
-            s->vers = n;
-            s->capvers = cap;
-        }
-    }
+    if (rc == 0) rc = vers_reserve_locked(s);
     pthread_rwlock_unlock(&s->idx);
     return rc;
 }

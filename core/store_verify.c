@@ -17,8 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack */
-#include <xxhash.h>
 
 struct vctx {
     struct store *s;
@@ -98,22 +96,14 @@ static void check_object(struct vctx *v, uint64_t version, const char *path,
         close(fd);
         return;
     }
-    XXH3_state_t st3;
-    XXH3_64bits_reset(&st3);
-    for (;;) {
-        ssize_t r = read(fd, v->buf, 1u << 20);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            problem(v, "version %llu: '%s': object %s: read: %s", (unsigned long long)version, path,
-                    rel, strerror(errno));
-            close(fd);
-            return;
-        }
-        if (r == 0) break;
-        XXH3_64bits_update(&st3, v->buf, (size_t)r);
-    }
+    uint64_t size, sum;
+    struct smfs_err rerr;
+    int rc = obj_hash(fd, -1, v->buf, rel, &size, &sum, &rerr);
     close(fd);
-    uint64_t sum = XXH3_64bits_digest(&st3);
+    if (rc < 0) {
+        problem(v, "version %llu: '%s': %s", (unsigned long long)version, path, rerr.msg);
+        return;
+    }
     if (sum != e->sum)
         problem(v, "version %llu: '%s': object %s in tier '%s' has checksum %016llx, the index says %016llx (its bytes changed)",
                 (unsigned long long)version, path, rel, s->tiers[e->tier].name,
@@ -180,7 +170,7 @@ int store_verify(struct store *s, void (*report)(void *arg, const char *line), v
 {
     struct store_verify_report r = { 0 };
     struct vctx v = { .s = s, .report = report, .arg = arg, .rep = &r, .err = err };
-    v.buf = malloc(1u << 20);
+    v.buf = malloc(OBJ_CHUNK);
     char *path = malloc(PATH_MAX);
     if (!v.buf || !path) {
         free(v.buf);
