@@ -186,3 +186,13 @@ int file_mkdirs(const char *path, mode_t mode, struct smfs_err *err)
     if (!S_ISDIR(st.st_mode)) return err_set(err, -ENOTDIR, "'%s' exists and is not a directory", path);
     return 0;
 }
+
+int file_join(char *out, size_t n, const char *a, const char *b)
+{
+    int l = *a ? snprintf(out, n, "%s/%s", a, b) : snprintf(out, n, "%s", b);
+    if (l < 0 || (size_t)l >= n) {
+        if (n) out[0] = 0;
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}

@@ -40,6 +40,10 @@ int file_pread_full(int fd, void *p, size_t len, uint64_t off, const char *path,
 int file_write(const char *path, const void *p, size_t n, bool sync, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
+/* OUT = "A/B" (B alone when A is empty). -ENAMETOOLONG, with OUT emptied, when it
+ * does not fit in N bytes: callers treat that as an error, never as a shorter path. */
+int file_join(char *out, size_t n, const char *a, const char *b) __attribute__((warn_unused_result));
+
 /* mkdir -p with MODE; existing directories are fine. */
 int file_mkdirs(const char *path, mode_t mode, struct smfs_err *err)
         __attribute__((warn_unused_result));

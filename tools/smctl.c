@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/config.h"
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -13,6 +15,8 @@ static const struct {
     { "inspect", smctl_inspect, "inspect [--json] [-n N] FILE...      describe kdb+ files (format, type, count, values)" },
     { "config",  smctl_config,  "config check [--json] [FILE]         validate an assembly file, show what smfs derives" },
     { "store",   smctl_store,   "store log|ls|cat|verify|vacuum DIR   inspect, check and vacuum a store offline" },
+    { "import",  smctl_import,  "import [--dry-run] [--rollback] [...]  convert the existing HDB into the store, in place" },
+    { "ingest",  smctl_ingest,  "ingest STAGING_DIR                   add or replace partitions as one new version" },
     { "gen-hdb", smctl_gen_hdb, "gen-hdb DIR --days N --rows R [...]  write a deterministic date-partitioned HDB" },
 };
 
@@ -24,6 +28,24 @@ void smctl_errf(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+struct cfg *smctl_load_cfg(const char *path)
+{
+    struct cfg *c = NULL;
+    struct smfs_err err;
+    int rc = cfg_open(path, &c, &err);
+    if (c && rc < 0) {
+        char line[2048];
+        for (size_t i = 0; i < c->ndiags; i++) {
+            cfg_diag_str(c, &c->diags[i], line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+        cfg_free(c);
+        c = NULL;
+    }
+    if (!c) smctl_errf("%s", err.msg);
+    return c;
 }
 
 static void usage(FILE *f)

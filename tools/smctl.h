@@ -13,6 +13,13 @@ int smctl_inspect(int argc, char **argv);
 int smctl_gen_hdb(int argc, char **argv);
 int smctl_config(int argc, char **argv);
 int smctl_store(int argc, char **argv);
+int smctl_import(int argc, char **argv);
+int smctl_ingest(int argc, char **argv);
+
+struct cfg;
+/* The assembly smfs would use (-c PATH, $KXI_ASSEMBLY_FILE, ./assembly.yaml, the
+ * embedded default); every diagnostic printed to stderr. NULL unless valid. */
+struct cfg *smctl_load_cfg(const char *path);
 
 /* Print "smctl: <msg>" to stderr. */
 void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,169 @@
+/* core/import_tree.c: what import and ingest write into the store tree besides the
+ * files they take: par.txt, the tier of each segment, and empty tables. */
+#include "import_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fault.h"
+
+#include "kdb.h"
+
+int import_tier_index(const struct cfg *c, const struct cfg_tier *t)
+{
+    int n = 0;
+    for (size_t i = 0; i < c->ndate; i++) {
+        if (!c->date_tiers[i]->segment) continue;
+        if (c->date_tiers[i] == t) return n;
+        n++;
+    }
+    return -1;
+}
+
+int import_par_txt(const struct cfg *c, struct buf *out)
+{
+    for (size_t i = 0; i < c->ndate; i++) {
+        const struct cfg_tier *t = c->date_tiers[i];
+        int rc = buf_printf(out, "%s\n", t->segment ? t->segment : t->store.text);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* A zero-row column of schema type C. */
+static struct k *empty_column(const struct cfg_column *c)
+{
+    if (c->type == 0 || c->vector) return k_list(0);
+    if (c->type == KT_SYM) return k_enum("sym", 0);
+    return k_vec(c->type, 0);
+}
+
+int import_empty_table(const struct cfg_table *schema,
+                       int (*put)(void *arg, const char *file, const void *p, size_t n,
+                                  struct smfs_err *err),
+                       void *arg, struct smfs_err *err)
+{
+    struct buf b, heap;
+    buf_init(&b, BUF_MAX_DEFAULT);
+    buf_init(&heap, BUF_MAX_DEFAULT);
+    int rc = 0;
+    if (schema->type == CFG_BASIC) {
+        /* One file: the table serialized whole. */
+        struct k *names = k_vec(KT_SYM, (int64_t)schema->ncols);
+        struct k *cols = k_list((int64_t)schema->ncols);
+        struct k *t = NULL;
+        if (names && cols) {
+            for (size_t i = 0; i < schema->ncols && rc == 0; i++) {
+                struct k *x = empty_column(&schema->cols[i]);
+                if (x && x->t == KT_ENUM) {   /* a basic table holds plain symbols */
+                    k_free(x);
+                    x = k_vec(KT_SYM, 0);
+                }
+                if (!x || k_symv_set(names, (int64_t)i, schema->cols[i].name) < 0) rc = -ENOMEM;
+                if (x) k_list_set(cols, (int64_t)i, x);
+            }
+            t = rc == 0 ? k_table(k_dict(names, cols)) : NULL;
+            names = cols = NULL;
+        }
+        k_free(names);
+        k_free(cols);
+        if (!t) rc = err_set(err, -ENOMEM, "out of memory writing an empty table '%s'", schema->name);
+        if (rc == 0) rc = kdb_encode(t, 0, &b, err);
+        if (rc == 0) rc = put(arg, "", b.p, b.len, err);
+        k_free(t);
+        goto out;
+    }
+    struct k *d = k_vec(KT_SYM, (int64_t)schema->ncols);
+    if (!d) rc = err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < schema->ncols; i++)
+        if (k_symv_set(d, (int64_t)i, schema->cols[i].name) < 0) rc = err_set(err, -ENOMEM, "out of memory");
+    /* Columns first and .d last, as kdb+ writes a table: .d marks it complete. */
+    for (size_t i = 0; rc == 0 && i < schema->ncols; i++) {
+        const struct cfg_column *c = &schema->cols[i];
+        struct k *x = empty_column(c);
+        b.len = heap.len = 0;
+        if (!x) rc = err_set(err, -ENOMEM, "out of memory");
+        else if (x->t == KT_LIST) rc = kdb_encode_nested(x, &b, &heap, err);
+        else rc = kdb_encode(x, 0, &b, err);
+        k_free(x);
+        if (rc == 0) rc = put(arg, c->name, b.p, b.len, err);
+        if (rc == 0 && heap.len) {
+            char hn[300];
+            snprintf(hn, sizeof hn, "%s#", c->name);
+            rc = put(arg, hn, heap.p, heap.len, err);
+        }
+    }
+    b.len = 0;
+    if (rc == 0) rc = kdb_encode(d, 0, &b, err);
+    if (rc == 0) rc = put(arg, ".d", b.p, b.len, err);
+    k_free(d);
+out:
+    buf_release(&b);
+    buf_release(&heap);
+    if (rc < 0) err_wrap(err, "empty table '%s'", schema->name);
+    return rc;
+}
+
+/* Unlink the original names under SRC (file or directory) whose store path REL in
+ * SNAP names an object on the same inode: the file now lives in the store. */
+int import_clean(struct store *s, struct store_snap *snap, const char *src, const char *rel,
+                      struct smfs_err *err)
+{
+    struct stat sb;
+    if (lstat(src, &sb) < 0) return errno == ENOENT ? 0 : err_sys(err, "stat", src);
+    if (S_ISDIR(sb.st_mode)) {
+        struct strv names = {0};
+        DIR *d = opendir(src);
+        if (!d) return err_sys(err, "opendir", src);
+        struct dirent *de;
+        int rc = 0;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strv_add(&names, de->d_name) < 0)
+                rc = err_set(err, -ENOMEM, "out of memory");
+        closedir(d);
+        for (size_t i = 0; rc == 0 && i < names.n; i++) {
+            char s2[4600], r2[1400];
+            PJOIN(s2, src, names.v[i]);
+            PJOIN(r2, rel, names.v[i]);
+            rc = import_clean(s, snap, s2, r2, err);
+        }
+        strv_free(&names);
+        return rc;
+    }
+    struct store_entry e;
+    struct smfs_err ig;
+    if (!S_ISREG(sb.st_mode) || store_lookup(snap, rel, &e, &ig) < 0 || e.kind != STORE_FILE) return 0;
+    char obj[4200];
+    struct stat ob;
+    if (store_object_path(s, &e, obj, sizeof obj, err) < 0) return -EIO;
+    if (stat(obj, &ob) < 0) return err_sys(err, "stat", obj);
+    if (ob.st_dev != sb.st_dev || ob.st_ino != sb.st_ino) return 0;   /* a copy: the original stays */
+    if (unlink(src) < 0) return err_sys(err, "unlink", src);
+    if (fault_hit("import.unlink")) return err_set(err, -EIO, "injected fault at import.unlink");
+    return 0;
+}
+
+/* Remove the directories under DIR (and DIR) left empty; others stay. */
+void import_prune(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct strv names = {0};
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) (void)strv_add(&names, de->d_name);
+    closedir(d);
+    for (size_t i = 0; i < names.n; i++) {
+        char p[4600];
+        struct stat sb;
+        PJOIN(p, dir, names.v[i]);
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) import_prune(p);
+    }
+    strv_free(&names);
+    rmdir(dir);
+}
+
