@@ -23,7 +23,6 @@
  * "restored" marks that every file is back, so the store can be deleted. */
 #include "import_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -68,17 +67,7 @@ struct imp {
     int64_t      t0;
 };
 
-static void say(const struct imp *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const struct imp *im, const char *fmt, ...)
-{
-    if (!im->o->diag) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    im->o->diag(im->o->arg, line);
-}
+#define say(im, ...) import_say((im)->o->diag, (im)->o->arg, __VA_ARGS__)
 
 static void progress(struct imp *im, const char *phase, const char *current)
 {
@@ -485,15 +474,9 @@ static int restore_dir(struct imp *im, uint64_t tid, const char *rel, struct smf
 /* Remove a directory tree the store made (objects/, packs/). */
 static int remove_tree(const char *dir, struct smfs_err *err)
 {
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : err_sys(err, "opendir", dir);
     struct strv names = {0};
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strv_add(&names, de->d_name) < 0)
-            rc = err_set(err, -ENOMEM, "out of memory");
-    closedir(d);
+    if (!exists(dir)) return 0;
+    int rc = import_list_dir(dir, &names, err);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         char p[4600];
         struct stat sb;
@@ -789,12 +772,6 @@ static int finish(struct imp *im, struct scan *sc, struct smfs_err *err)
     return journal_write(im, "done", err);
 }
 
-static void report_line(void *arg, const char *line)
-{
-    const struct imp *im = arg;
-    say(im, "%s", line);
-}
-
 int import_run(const struct import_opts *o, struct import_summary *sum, struct smfs_err *err)
 {
     struct imp im;
@@ -854,7 +831,7 @@ int import_run(const struct import_opts *o, struct import_summary *sum, struct s
     if (done) store_snap_put(done);
     sc.done_in = NULL;
     if (rc == -EINVAL) {
-        size_t n = scan_report(&sc, report_line, &im);
+        size_t n = scan_report(&sc, o->diag, o->arg);
         rc = err_set(err, -EINVAL, "the database at '%s' does not match the assembly '%s' (%zu problem%s): "
                      "nothing was changed", im.src[0], im.cfg->file, n, n == 1 ? "" : "s");
         goto out;

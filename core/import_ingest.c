@@ -8,7 +8,6 @@
 #include "import_int.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +31,7 @@ struct ingest {
     struct strv rewritten;           /* staging files the store holds re-mapped copies of */
 };
 
-static void note(const struct ingest *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct ingest *in, const char *fmt, ...)
-{
-    if (!in->o->diag) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    in->o->diag(in->o->arg, line);
-}
+#define note(in, ...) import_say((in)->o->diag, (in)->o->arg, __VA_ARGS__)
 
 /* The current sym of the store (an empty list when it has none yet). */
 static int load_store_sym(struct ingest *in, struct smfs_err *err)
@@ -262,12 +251,6 @@ static int locate(struct ingest *in, const char *name, unsigned *tier, const cha
     return *seg ? 0 : -ENOENT;
 }
 
-static void report_line(void *arg, const char *line)
-{
-    const struct ingest *in = arg;
-    note(in, "%s", line);
-}
-
 int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summary *sum,
                struct smfs_err *err)
 {
@@ -281,7 +264,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
     if (!(sc.src[0].dir = strdup(real))) return err_set(err, -ENOMEM, "out of memory");
     rc = scan_run(&sc, err);
     if (rc == -EINVAL) {
-        size_t n = scan_report(&sc, report_line, &in);
+        size_t n = scan_report(&sc, o->diag, o->arg);
         rc = err_set(err, -EINVAL, "the staging directory '%s' does not match the assembly '%s' (%zu problem%s): "
                      "nothing was changed", real, o->cfg->file, n, n == 1 ? "" : "s");
         goto out;

@@ -119,6 +119,14 @@ int  import_tier_index(const struct cfg *c, const struct cfg_tier *t);
 
 int64_t import_now_ns(void);
 
+/* The names in DIR, sorted, without . and .. (appended to OUT). */
+int  import_list_dir(const char *dir, struct strv *out, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+
+/* Format one line and hand it to FN (may be NULL). */
+void import_say(void (*fn)(void *, const char *), void *arg, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* Unlink the names under SRC (a file or a directory tree) whose store path REL in SNAP
  * names an object on the same inode: those files now live in the store. A copy (an
  * object on another inode) leaves its original alone. */

@@ -56,6 +56,17 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+void import_say(void (*fn)(void *, const char *), void *arg, const char *fmt, ...)
+{
+    if (!fn) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fn(arg, line);
+}
+
 int64_t import_now_ns(void)
 {
     struct timespec ts;
@@ -134,8 +145,7 @@ static const char *join(char *const *list, size_t n, char *out, size_t len)
 
 /* ---- directories ---- */
 
-/* The names in DIR, sorted, without . and .. */
-static int list_dir(const char *dir, struct strv *out, struct smfs_err *err)
+int import_list_dir(const char *dir, struct strv *out, struct smfs_err *err)
 {
     DIR *d = opendir(dir);
     if (!d) return err_sys(err, "opendir", dir);
@@ -258,7 +268,7 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
     struct strv names = {0};
     struct k *d = NULL;
     char path[4096], list[512], list2[512];
-    int rc = list_dir(dir, &names, err);
+    int rc = import_list_dir(dir, &names, err);
     if (rc < 0) goto out;
     struct strv cols = {0}, missing = {0}, extra = {0}, unlisted = {0};
     struct strv counts = {0};
@@ -442,7 +452,7 @@ static int scan_part(struct scan *sc, unsigned src, const char *name, int32_t da
     PJOIN(dir, sc->src[src].dir, name);
     struct strv names = {0};
     struct strv stray = {0};
-    int rc = list_dir(dir, &names, err);
+    int rc = import_list_dir(dir, &names, err);
     /* Room for every directory found plus every schema table a fill may add. */
     if (rc == 0 && !(p->tabs = calloc(names.n + sc->cfg->ntables + 1, sizeof *p->tabs)))
         rc = err_set(err, -ENOMEM, "out of memory scanning '%s'", dir);
@@ -585,7 +595,7 @@ static int scan_source(struct scan *sc, unsigned si, struct smfs_err *err)
     struct scan_src *src = &sc->src[si];
     bool first = si == 0;
     struct strv names = {0}, stray = {0}, other = {0};
-    int rc = list_dir(src->dir, &names, err);
+    int rc = import_list_dir(src->dir, &names, err);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         const char *nm = names.v[i];
         char path[4096];

@@ -2,7 +2,6 @@
  * files they take: par.txt, the tier of each segment, and empty tables. */
 #include "import_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,14 +116,7 @@ int import_clean(struct store *s, struct store_snap *snap, const char *src, cons
     if (lstat(src, &sb) < 0) return errno == ENOENT ? 0 : err_sys(err, "stat", src);
     if (S_ISDIR(sb.st_mode)) {
         struct strv names = {0};
-        DIR *d = opendir(src);
-        if (!d) return err_sys(err, "opendir", src);
-        struct dirent *de;
-        int rc = 0;
-        while ((de = readdir(d)))
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strv_add(&names, de->d_name) < 0)
-                rc = err_set(err, -ENOMEM, "out of memory");
-        closedir(d);
+        int rc = import_list_dir(src, &names, err);
         for (size_t i = 0; rc == 0 && i < names.n; i++) {
             char s2[4600], r2[1400];
             PJOIN(s2, src, names.v[i]);
@@ -150,13 +142,12 @@ int import_clean(struct store *s, struct store_snap *snap, const char *src, cons
 /* Remove the directories under DIR (and DIR) left empty; others stay. */
 void import_prune(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
     struct strv names = {0};
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) (void)strv_add(&names, de->d_name);
-    closedir(d);
+    struct smfs_err ig;
+    if (import_list_dir(dir, &names, &ig) < 0) {
+        strv_free(&names);
+        return;
+    }
     for (size_t i = 0; i < names.n; i++) {
         char p[4600];
         struct stat sb;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/fault.h"
 
 static const struct {
     const char *name;
@@ -57,6 +58,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    fault_arm_env();   /* SMFS_FAULT: the crash tests kill smctl at a named step */
     if (argc < 2) {
         usage(stderr);
         return 2;
