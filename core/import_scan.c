@@ -601,6 +601,7 @@ static int scan_source(struct scan *sc, unsigned si, struct smfs_err *err)
         char path[4096];
         struct stat sb;
         if (src->store_dir && scan_store_name(nm)) continue;
+        if (!strcmp(nm, "lost+found")) continue;   /* an HDB volume's own root: not data */
         PJOIN(path, src->dir, nm);
         if (stat(path, &sb) < 0) {
             rc = err_sys(err, "stat", path);
