@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     }
     char tmpl[] = "/var/tmp/smfs-bench-import.XXXXXX";
     if (!dir && !(dir = mkdtemp(tmpl))) die("mkdtemp", NULL);
-    char src[4096], base[4096], data[4200], cmd[9000];
+    char src[4096], base[4096], data[4200], cmd[16384];
     snprintf(src, sizeof src, "%s/src", dir);
     snprintf(base, sizeof base, "%s/m", dir);
     snprintf(data, sizeof data, "%s/hdb/data", base);   /* the default assembly's HDB mount */
