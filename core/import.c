@@ -303,30 +303,13 @@ static int fill_scan_sources(struct imp *im, struct scan *sc)
 
 /* ---- moving files ---- */
 
-struct put_ctx {
-    struct store_tx *tx;
-    unsigned tier;
-    char base[1024];
-};
-
-static int put_fill(void *arg, const char *file, const void *p, size_t n, struct smfs_err *err)
-{
-    struct put_ctx *pc = arg;
-    char path[1400];
-    if (*file) PJOIN(path, pc->base, file);
-    else snprintf(path, sizeof path, "%s", pc->base);
-    return store_tx_put_bytes(pc->tx, path, p, n, pc->tier, err);
-}
-
 /* Take TABLE's files from SRCDIR into the store at BASE. */
 static int take_table(struct imp *im, struct store_tx *tx, const struct scan_table *t,
                       const char *srcdir, const char *base, unsigned tier, struct smfs_err *err)
 {
     if (t->fill) {
-        struct put_ctx pc = { .tx = tx, .tier = tier };
-        snprintf(pc.base, sizeof pc.base, "%s", base);
         im->sum->filled++;
-        return import_empty_table(t->schema, put_fill, &pc, err);
+        return import_empty_table(tx, base, tier, t->schema, err);
     }
     for (size_t i = 0; i < t->files.n; i++) {
         char path[1400], src[4600];

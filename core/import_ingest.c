@@ -212,20 +212,6 @@ static int put_table(struct ingest *in, const struct scan_table *t, const char *
     return 0;
 }
 
-struct fill_ctx {
-    struct store_tx *tx;
-    unsigned tier;
-    const char *base;
-};
-
-static int put_fill(void *arg, const char *file, const void *p, size_t n, struct smfs_err *err)
-{
-    struct fill_ctx *fc = arg;
-    char path[1400];
-    PJOIN(path, fc->base, file);
-    return store_tx_put_bytes(fc->tx, *file ? path : fc->base, p, n, fc->tier, err);
-}
-
 /* The tier (store index and segment) holding partition NAME, or the first. */
 static int locate(struct ingest *in, const char *name, unsigned *tier, const char **seg, bool *exists)
 {
@@ -257,6 +243,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
     memset(sum, 0, sizeof *sum);
     struct ingest in = { .s = s, .o = o, .sum = sum, .identity = true };
     struct scan sc = { .cfg = o->cfg, .flags = SCAN_INGEST | (o->verify ? SCAN_FULL : 0), .nsrc = 1 };
+    const char **segs = NULL;
     int rc;
     char real[4096];
     if (!o->cfg || o->cfg->nerrors) return err_set(err, -EINVAL, "ingest needs a valid assembly");
@@ -288,6 +275,11 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
         if (rc < 0) goto abort;
     }
 
+    /* The segment each partition went to: where its staging originals are cleaned. */
+    if (!(segs = calloc(sc.nparts + 1, sizeof *segs))) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto abort;
+    }
     for (size_t i = 0; i < sc.nparts; i++) {
         const struct scan_part *p = &sc.parts[i];
         unsigned tier;
@@ -300,6 +292,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
         char names[512] = "";
         for (size_t j = 0; j < p->ntabs; j++)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? "," : "", p->tabs[j].name);
+        segs[i] = seg;
         note(&in, "%s partition %s in tier %s: %s", exists ? "replace" : "add", p->name, seg, names);
         if (exists) sum->replaced++;
         else sum->added++;
@@ -320,8 +313,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
             char base[600], rel[300];
             PJOIN(rel, p->name, t->name);
             PJOIN(base, seg, rel);
-            struct fill_ctx fc = { .tx = in.tx, .tier = tier, .base = base };
-            rc = import_empty_table(t, put_fill, &fc, err);
+            rc = import_empty_table(in.tx, base, tier, t, err);
             sum->filled++;
         }
         if (rc < 0) {
@@ -366,18 +358,8 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
         if ((rc = store_snap_get(s, sum->version, &snap, err)) < 0) goto out;
         for (size_t i = 0; rc == 0 && i < sc.nparts; i++) {
             char src[4600], rel[600];
-            const char *seg = NULL;
             PJOIN(src, real, sc.parts[i].name);
-            for (size_t j = 0; j < o->cfg->ndate && !seg; j++) {
-                char path[600];
-                struct store_entry pe;
-                const char *sg = o->cfg->date_tiers[j]->segment;
-                if (!sg) continue;
-                PJOIN(path, sg, sc.parts[i].name);
-                if (store_lookup(snap, path, &pe, &ig) == 0) seg = sg;
-            }
-            if (!seg) continue;
-            PJOIN(rel, seg, sc.parts[i].name);
+            PJOIN(rel, segs[i], sc.parts[i].name);
             rc = import_clean(s, snap, src, rel, err);
         }
         for (size_t i = 0; rc == 0 && i < sc.nroots; i++) {
@@ -404,6 +386,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
 abort:
     if (in.tx) store_tx_abort(in.tx);
 out:
+    free(segs);
     strv_free(&in.rewritten);
     k_free(in.store_sym);
     k_free(in.stage_sym);

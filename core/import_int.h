@@ -102,12 +102,12 @@ void scan_free(struct scan *sc);
 /* The names a store keeps in its home directory next to an in-place HDB. */
 bool scan_store_name(const char *name);
 
-/* An empty table of SCHEMA's columns, as kdb+ writes one: .d, then every column with
- * zero rows (symbols enumerated against sym). Each file is handed to PUT. */
-int  import_empty_table(const struct cfg_table *schema,
-                        int (*put)(void *arg, const char *file, const void *p, size_t n,
-                                   struct smfs_err *err),
-                        void *arg, struct smfs_err *err) __attribute__((warn_unused_result));
+/* An empty table of SCHEMA's columns at BASE in TX (objects in TIER), as kdb+ writes
+ * one: every column with zero rows (symbols enumerated against sym), then .d; a basic
+ * table is one file at BASE. */
+int  import_empty_table(struct store_tx *tx, const char *base, unsigned tier,
+                        const struct cfg_table *schema, struct smfs_err *err)
+        __attribute__((warn_unused_result));
 
 /* par.txt of the store tree: one line per local date tier (its name), then the
  * object-storage tier's URI. */

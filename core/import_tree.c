@@ -41,10 +41,17 @@ static struct k *empty_column(const struct cfg_column *c)
     return k_vec(c->type, 0);
 }
 
-int import_empty_table(const struct cfg_table *schema,
-                       int (*put)(void *arg, const char *file, const void *p, size_t n,
-                                  struct smfs_err *err),
-                       void *arg, struct smfs_err *err)
+/* Put FILE (under BASE; "" is BASE itself) into TX. */
+static int put(struct store_tx *tx, const char *base, unsigned tier, const char *file,
+               const void *p, size_t n, struct smfs_err *err)
+{
+    char path[1400];
+    if (*file) PJOIN(path, base, file);
+    return store_tx_put_bytes(tx, *file ? path : base, p, n, tier, err);
+}
+
+int import_empty_table(struct store_tx *tx, const char *base, unsigned tier,
+                       const struct cfg_table *schema, struct smfs_err *err)
 {
     struct buf b, heap;
     buf_init(&b, BUF_MAX_DEFAULT);
@@ -72,7 +79,7 @@ int import_empty_table(const struct cfg_table *schema,
         k_free(cols);
         if (!t) rc = err_set(err, -ENOMEM, "out of memory writing an empty table '%s'", schema->name);
         if (rc == 0) rc = kdb_encode(t, 0, &b, err);
-        if (rc == 0) rc = put(arg, "", b.p, b.len, err);
+        if (rc == 0) rc = put(tx, base, tier, "", b.p, b.len, err);
         k_free(t);
         goto out;
     }
@@ -89,16 +96,16 @@ int import_empty_table(const struct cfg_table *schema,
         else if (x->t == KT_LIST) rc = kdb_encode_nested(x, &b, &heap, err);
         else rc = kdb_encode(x, 0, &b, err);
         k_free(x);
-        if (rc == 0) rc = put(arg, c->name, b.p, b.len, err);
+        if (rc == 0) rc = put(tx, base, tier, c->name, b.p, b.len, err);
         if (rc == 0 && heap.len) {
             char hn[300];
             snprintf(hn, sizeof hn, "%s#", c->name);
-            rc = put(arg, hn, heap.p, heap.len, err);
+            rc = put(tx, base, tier, hn, heap.p, heap.len, err);
         }
     }
     b.len = 0;
     if (rc == 0) rc = kdb_encode(d, 0, &b, err);
-    if (rc == 0) rc = put(arg, ".d", b.p, b.len, err);
+    if (rc == 0) rc = put(tx, base, tier, ".d", b.p, b.len, err);
     k_free(d);
 out:
     buf_release(&b);
@@ -131,7 +138,8 @@ int import_clean(struct store *s, struct store_snap *snap, const char *src, cons
     if (!S_ISREG(sb.st_mode) || store_lookup(snap, rel, &e, &ig) < 0 || e.kind != STORE_FILE) return 0;
     char obj[4200];
     struct stat ob;
-    if (store_object_path(s, &e, obj, sizeof obj, err) < 0) return -EIO;
+    int rc = store_object_path(s, &e, obj, sizeof obj, err);
+    if (rc < 0) return rc;
     if (stat(obj, &ob) < 0) return err_sys(err, "stat", obj);
     if (ob.st_dev != sb.st_dev || ob.st_ino != sb.st_ino) return 0;   /* a copy: the original stays */
     if (unlink(src) < 0) return err_sys(err, "unlink", src);

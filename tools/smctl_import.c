@@ -196,17 +196,16 @@ int smctl_ingest(int argc, char **argv)
     if (!cfg) return 1;
     o.cfg = cfg;
     o.diag = print_line;
-    const char *home = cfg->date_tiers[0]->store.path;
     struct store *s = NULL;
     struct store_recovery rep;
     struct smfs_err err;
-    int rc = store_open(home, NULL, &s, &rep, &err);
+    int rc = import_store_open(cfg, false, &s, &rep, &err);
     if (rc < 0) {
         smctl_errf("ingest: %s", err.msg);
         cfg_free(cfg);
         return 1;
     }
-    if (rep.note[0]) smctl_errf("store '%s': %s", home, rep.note);
+    if (rep.note[0]) smctl_errf("store '%s': %s", store_home(s), rep.note);
     struct ingest_summary sum;
     rc = ingest_run(s, &o, &sum, &err);
     store_close(s);
