@@ -14,9 +14,12 @@ ALLCFLAGS = $(CFLAGS_W) $(OPT) -g $(SAN) $(CPPFLAGS) $(CFLAGS)
 LDLIBS_CORE  := -lxxhash -lyaml -lz -llz4 -lzstd -lsnappy -lm
 LDLIBS_TOOLS := -ljansson
 LDLIBS_IPC   := -lcrypto
+FUSE_CFLAGS  := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
+LDLIBS_FUSE  := -lfuse3 -pthread
 
 CORE_SRC  := $(wildcard core/*.c)
 IPC_SRC   := $(wildcard ipc/*.c)
+FS_SRC    := $(filter-out fs/smfs.c,$(wildcard fs/*.c))
 TOOLS_SRC := $(wildcard tools/*.c)
 HELP_SRC  := $(wildcard tests/helpers/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -25,26 +28,34 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
 IPC_OBJ   := $(IPC_SRC:%.c=$(B)/%.o)
+FS_OBJ    := $(FS_SRC:%.c=$(B)/%.o)
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 HELP_BIN  := $(HELP_SRC:tests/helpers/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 CORE_LIB  := $(B)/libsmfscore.a
 IPC_LIB   := $(B)/libsmfsipc.a
+FS_LIB    := $(B)/libsmfsfs.a
 LIBS      := $(IPC_LIB) $(CORE_LIB)
 LDLIBS    := $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
 
 SMCTL := $(B)/smctl
+SMFS  := $(B)/smfs
 
 .SECONDARY:
 .PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke demo bench clean
 .DEFAULT_GOAL := all
 
-all: $(SMCTL) $(UNIT_BIN) $(HELP_BIN) $(BENCH_BIN)
+all: $(SMCTL) $(SMFS) $(UNIT_BIN) $(HELP_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+# fs/ and whatever talks to a mount (the daemon, its tests and bench/read) see libfuse.
+$(B)/fs/%.o: fs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(FUSE_CFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
@@ -56,6 +67,13 @@ $(IPC_LIB): $(IPC_OBJ)
 
 $(SMCTL): $(TOOLS_OBJ) $(LIBS)
 	$(CC) $(SAN) -o $@ $(TOOLS_OBJ) $(LIBS) $(LDLIBS)
+
+$(FS_LIB): $(FS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SMFS): $(B)/fs/smfs.o $(FS_LIB) $(LIBS)
+	$(CC) $(SAN) -o $@ $< $(FS_LIB) $(LIBS) $(LDLIBS) $(LDLIBS_FUSE)
 
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBS)
 	@mkdir -p $(dir $@)
@@ -107,5 +125,5 @@ demo: deps all
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(IPC_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) \
+-include $(CORE_OBJ:.o=.d) $(IPC_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(B)/fs/smfs.d $(TOOLS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) \
          $(HELP_SRC:%.c=$(B)/%.d) $(BENCH_SRC:%.c=$(B)/%.d)

@@ -23,84 +23,6 @@
 #define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-/* ---- u64map ---- */
-
-static size_t mix(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return (size_t)k;
-}
-
-static int u64map_grow(struct u64map *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 1024;
-    uint64_t *k = calloc(cap, sizeof *k), *v = malloc(cap * sizeof *v);
-    if (!k || !v) {
-        free(k);
-        free(v);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->key[i]) continue;
-        size_t j = mix(m->key[i]) & (cap - 1);
-        while (k[j]) j = (j + 1) & (cap - 1);
-        k[j] = m->key[i];
-        v[j] = m->val[i];
-    }
-    free(m->key);
-    free(m->val);
-    m->key = k;
-    m->val = v;
-    m->cap = cap;
-    return 0;
-}
-
-int u64map_reserve(struct u64map *m, size_t extra)
-{
-    while ((m->n + extra + 1) * 4 > m->cap * 3)
-        if (u64map_grow(m) < 0) return -ENOMEM;
-    return 0;
-}
-
-int u64map_put(struct u64map *m, uint64_t k, uint64_t v)
-{
-    if (u64map_reserve(m, 1) < 0) return -ENOMEM;
-    u64map_put_reserved(m, k, v);
-    return 0;
-}
-
-void u64map_put_reserved(struct u64map *m, uint64_t k, uint64_t v)
-{
-    size_t j = mix(k) & (m->cap - 1);
-    while (m->key[j] && m->key[j] != k) j = (j + 1) & (m->cap - 1);
-    if (!m->key[j]) m->n++;
-    m->key[j] = k;
-    m->val[j] = v;
-}
-
-bool u64map_get(const struct u64map *m, uint64_t k, uint64_t *v)
-{
-    if (!m->cap) return false;
-    size_t j = mix(k) & (m->cap - 1);
-    while (m->key[j]) {
-        if (m->key[j] == k) {
-            if (v) *v = m->val[j];
-            return true;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    return false;
-}
-
-void u64map_release(struct u64map *m)
-{
-    free(m->key);
-    free(m->val);
-    memset(m, 0, sizeof *m);
-}
-
 /* ---- versions ---- */
 
 struct ver *vers_find_locked(struct store *s, uint64_t version)
@@ -354,10 +276,15 @@ static int take_lock(struct store *s, struct smfs_err *err)
                        "smctl); stop it, or ask the daemon with 'smctl status'", s->home,
                        *pid ? pid : "(unknown)");
     }
+    return store_lock_pid(s, err);
+}
+
+int store_lock_pid(struct store *s, struct smfs_err *err)
+{
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
     if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
-        return err_sys(err, "write", p);
+        return err_sys(err, "write", "lock");
     return 0;
 }
 

@@ -108,6 +108,11 @@ int store_open(const char *home, const struct store_opts *opts, struct store **o
                struct store_recovery *rep, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
+/* Write this process's pid into the lock file again: after a fork (the daemon
+ * detaching from its terminal) the flock is inherited but the pid there is the
+ * parent's, and "in use by process N" must name the holder. */
+int store_lock_pid(struct store *s, struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* Release everything. Every snapshot must have been released; no tx may be open. */
 void store_close(struct store *s);
 

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "store.h"
+#include "u64map.h"
 
 /* ---- pack log (store_pack.c) ---- */
 
@@ -56,18 +57,6 @@ static inline int store_name_cmp(const void *a, size_t al, const void *b, size_t
     if (c) return c;
     return al < bl ? -1 : al > bl;
 }
-
-/* ---- u64 → u64 hash map (open addressing; key 0 is empty) ---- */
-
-struct u64map {
-    uint64_t *key, *val;
-    size_t    cap, n;    /* cap a power of two, n < cap * 3/4 */
-};
-int  u64map_put(struct u64map *m, uint64_t k, uint64_t v) __attribute__((warn_unused_result));
-int  u64map_reserve(struct u64map *m, size_t extra) __attribute__((warn_unused_result));
-void u64map_put_reserved(struct u64map *m, uint64_t k, uint64_t v);  /* after a reserve */
-bool u64map_get(const struct u64map *m, uint64_t k, uint64_t *v);
-void u64map_release(struct u64map *m);
 
 /* ---- versions ---- */
 

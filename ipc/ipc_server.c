@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ipc/ipc_auth.h"
+#include "ipc/sock.h"
 
 #define HS_MAX        1024           /* user:password + capability + NUL */
 #define READ_CHUNK    65536
@@ -592,33 +593,8 @@ out:
 
 static int listen_unix(struct ipc_server *s, const char *path, struct smfs_err *err)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof a.sun_path)
-        return err_set(err, -ENAMETOOLONG, "q IPC socket '%s': path longer than %zu bytes", path, sizeof a.sun_path - 1);
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return err_sys(err, "socket", path);
-    /* A socket file left by a dead server is replaced; one that answers is in use. */
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            close(fd);
-            return err_set(err, -EEXIST, "q IPC socket '%s': exists and is not a socket", path);
-        }
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof a) == 0;
-        if (probe >= 0) close(probe);
-        if (live) {
-            close(fd);
-            return err_set(err, -EADDRINUSE, "q IPC socket '%s': another process is listening on it", path);
-        }
-        unlink(path);
-    }
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 128) < 0) {
-        int rc = err_sys(err, "bind", path);
-        close(fd);
-        return rc;
-    }
+    int fd, rc = sock_listen_unix(path, "q IPC socket", 0, &fd, err);
+    if (rc) return rc;
     s->unix_fd = fd;
     s->unix_path = strdup(path);
     if (!s->unix_path) return err_set(err, -ENOMEM, "out of memory");

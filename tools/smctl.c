@@ -18,6 +18,11 @@ static const struct {
     { "store",   smctl_store,   "store log|ls|cat|verify|vacuum DIR   inspect, check and vacuum a store offline" },
     { "import",  smctl_import,  "import [--dry-run] [--rollback] [...]  convert the existing HDB into the store, in place" },
     { "ingest",  smctl_ingest,  "ingest STAGING_DIR                   add or replace partitions as one new version" },
+    { "load",     smctl_load,   "load [--json] DIR                    walk DIR as q's \\l does: segments, partitions, tables, rows" },
+    { "status",   smctl_daemon, "status [--json]                      what the running smfs serves, with its counters" },
+    { "versions", smctl_daemon, "versions [--json]                    the kept versions, as the running smfs sees them" },
+    { "vacuum",   smctl_daemon, "vacuum [--keep N]                    let the running smfs reclaim unpinned versions" },
+    { "stop",     smctl_daemon, "stop                                 unmount and stop the running smfs" },
     { "gen-hdb", smctl_gen_hdb, "gen-hdb DIR --days N --rows R [...]  write a deterministic date-partitioned HDB" },
 };
 

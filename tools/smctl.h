@@ -6,6 +6,7 @@
 #define SMFS_SMCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define SMFS_VERSION "0.1.0"
 
@@ -16,6 +17,9 @@ int smctl_store(int argc, char **argv);
 int smctl_import(int argc, char **argv);
 int smctl_ingest(int argc, char **argv);
 
+int smctl_load(int argc, char **argv);
+int smctl_daemon(int argc, char **argv);   /* status, versions, vacuum, stop */
+
 struct cfg;
 /* The assembly smfs would use (-c PATH, $KXI_ASSEMBLY_FILE, ./assembly.yaml, the
  * embedded default); every diagnostic printed to stderr. NULL unless valid. */
@@ -23,5 +27,14 @@ struct cfg *smctl_load_cfg(const char *path);
 
 /* Print "smctl: <msg>" to stderr. */
 void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The admin socket of a running smfs: GIVEN, $SMFS_ADMIN, or the assembly's default.
+ * Nonzero (message printed) if there is none to be had. */
+int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n);
+
+/* One request to the daemon. 0 with *reply (caller decrefs) when it said ok;
+ * otherwise 1 with the reason (and any "diag" lines) printed. */
+#include <jansson.h>
+int smctl_admin_call(const char *path, json_t *req, json_t **reply);
 
 #endif

@@ -4,6 +4,7 @@
  * bar to stderr when it is a terminal, and a one-line summary ends a successful run. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "core/import.h"
 #include "core/store.h"
 #include "tools/smctl.h"
+
+#include "ipc/admin.h"
 
 static void import_usage(FILE *f)
 {
@@ -43,7 +46,10 @@ static void ingest_usage(FILE *f)
                "  Add or replace the date partitions of STAGING_DIR (a partitioned database holding\n"
                "  only the affected tables, with its own sym) as one new version of the store.\n"
                "  New symbols are appended to sym; enumerations are re-mapped when needed.\n"
-               "  --keep-staging   leave STAGING_DIR as it is (default: its files move into the store)\n");
+               "  --keep-staging   leave STAGING_DIR as it is (default: its files move into the store)\n"
+               "  --admin SOCKET   the running smfs to ask (default: $SMFS_ADMIN, or smfs.sock in the\n"
+               "                   store). When smfs runs, it commits and publishes the version itself;\n"
+               "                   otherwise the store is opened here.\n");
 }
 
 static void print_line(void *arg, const char *line)
@@ -166,13 +172,66 @@ int smctl_import(int argc, char **argv)
     return 0;
 }
 
+static void print_ingest(const struct ingest_summary *sum, const char *how)
+{
+    char b[32];
+    human((double)sum->bytes, b, sizeof b);
+    printf("ingested %llu new and %llu replaced partitions (%llu tables, %llu files, %s); %llu new "
+           "symbols, %llu files re-mapped, %llu empty tables added; store version %llu%s\n",
+           (unsigned long long)sum->added, (unsigned long long)sum->replaced,
+           (unsigned long long)sum->tables, (unsigned long long)sum->files, b,
+           (unsigned long long)sum->new_symbols, (unsigned long long)sum->remapped,
+           (unsigned long long)sum->filled, (unsigned long long)sum->version, how);
+}
+
+/* A running smfs holds the store: hand it the ingest, so the new version is committed
+ * and published by the process serving it. 0 done, 1 failed, -1 no daemon. */
+static int ingest_via_daemon(const struct cfg *cfg, const char *given, const struct ingest_opts *o)
+{
+    char path[PATH_MAX], dir[PATH_MAX];
+    struct smfs_err e;
+    if (given) snprintf(path, sizeof path, "%s", given);
+    else if (admin_default_path(cfg, path, sizeof path, &e)) return -1;
+    if (!realpath(o->staging, dir)) {
+        smctl_errf("ingest: staging directory '%s': %s", o->staging, strerror(errno));
+        return 1;
+    }
+    json_t *req = json_pack("{s:s,s:s,s:b,s:b,s:b}", "cmd", "ingest", "dir", dir, "verify", o->verify,
+                            "dry_run", o->dry_run, "keep_staging", o->keep_staging), *r = NULL;
+    int rc = admin_call(path, req, &r, &e);
+    if (rc == -ENOENT || rc == -ECONNREFUSED) {
+        json_decref(req);
+        if (given) smctl_errf("ingest: no smfs answers on %s", given);
+        return given ? 1 : -1;
+    }
+    rc = rc ? (smctl_errf("ingest: %s", e.msg), 1) : 0;
+    json_decref(req);
+    if (rc) return 1;
+    json_t *d = json_object_get(r, "diag"), *l;
+    size_t i;
+    json_array_foreach(d, i, l) printf("%s\n", json_string_value(l));
+    if (!json_is_true(json_object_get(r, "ok"))) {
+        smctl_errf("ingest: %s", json_string_value(json_object_get(r, "error")));
+        json_decref(r);
+        return 1;
+    }
+    struct ingest_summary sum = {0};
+#define F(k) sum.k = (uint64_t)json_integer_value(json_object_get(r, #k))
+    F(added); F(replaced); F(tables); F(files); F(bytes); F(filled); F(new_symbols); F(remapped); F(version);
+#undef F
+    if (!o->dry_run) print_ingest(&sum, ", live in the running smfs");
+    json_decref(r);
+    return 0;
+}
+
 int smctl_ingest(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "dry-run", no_argument, 0, 'n' }, { "no-verify", no_argument, 0, 'V' },
-        { "keep-staging", no_argument, 0, 'k' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "keep-staging", no_argument, 0, 'k' }, { "admin", required_argument, 0, 'a' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    const char *cfgpath = NULL;
+    const char *cfgpath = NULL, *admin = NULL;
     struct ingest_opts o = { .verify = true };
     int c;
     optind = 1;
@@ -182,6 +241,7 @@ int smctl_ingest(int argc, char **argv)
         case 'n': o.dry_run = true; break;
         case 'V': o.verify = false; break;
         case 'k': o.keep_staging = true; break;
+        case 'a': admin = optarg; break;
         case 'h': ingest_usage(stdout); return 0;
         default: ingest_usage(stderr); return 2;
         }
@@ -196,6 +256,11 @@ int smctl_ingest(int argc, char **argv)
     if (!cfg) return 1;
     o.cfg = cfg;
     o.diag = print_line;
+    int via = ingest_via_daemon(cfg, admin, &o);
+    if (via >= 0) {
+        cfg_free(cfg);
+        return via;
+    }
     struct store *s = NULL;
     struct store_recovery rep;
     struct smfs_err err;
@@ -214,15 +279,6 @@ int smctl_ingest(int argc, char **argv)
         smctl_errf("ingest: %s", err.msg);
         return 1;
     }
-    if (!o.dry_run) {
-        char b[32];
-        human((double)sum.bytes, b, sizeof b);
-        printf("ingested %llu new and %llu replaced partitions (%llu tables, %llu files, %s); %llu new "
-               "symbols, %llu files re-mapped, %llu empty tables added; store version %llu\n",
-               (unsigned long long)sum.added, (unsigned long long)sum.replaced,
-               (unsigned long long)sum.tables, (unsigned long long)sum.files, b,
-               (unsigned long long)sum.new_symbols, (unsigned long long)sum.remapped,
-               (unsigned long long)sum.filled, (unsigned long long)sum.version);
-    }
+    if (!o.dry_run) print_ingest(&sum, "");
     return 0;
 }

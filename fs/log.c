@@ -1,0 +1,84 @@
+/* fs/log.c: see log.h. */
+#define FUSE_USE_VERSION 314
+#include "log.h"
+
+#include <fuse_log.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level g_level = LOG_INFO_;
+static bool g_syslog;
+static const char *g_ident = "smfs";
+static const char *const names[] = {"error", "warn", "info", "debug"};
+
+static void vlog(enum log_level level, const char *fmt, va_list ap)
+{
+    if (level > g_level) return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+    if (g_syslog) {
+        static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+        syslog(prio[level], "%s", msg);
+        return;
+    }
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    char line[1200];
+    int l = snprintf(line, sizeof line, "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s[%d] %s: %s\n",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, g_ident, (int)getpid(), names[level], msg);
+    if (l > (int)sizeof line - 1) l = (int)sizeof line - 1;
+    ssize_t w = write(STDERR_FILENO, line, (size_t)l);
+    (void)w;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+static void fuse_to_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+    enum log_level l = level <= FUSE_LOG_ERR ? LOG_ERR_ : level <= FUSE_LOG_WARNING ? LOG_WARN_
+                     : level <= FUSE_LOG_INFO ? LOG_INFO_ : LOG_DEBUG_;
+    vlog(l, fmt, ap);
+}
+
+void log_init(enum log_level level, const char *ident)
+{
+    g_level = level;
+    if (ident) g_ident = ident;
+    fuse_set_log_func(fuse_to_log);
+}
+
+void log_to_syslog(bool on)
+{
+    if (on && !g_syslog) openlog(g_ident, LOG_PID, LOG_DAEMON);
+    g_syslog = on;
+}
+
+enum log_level log_level(void)
+{
+    return g_level;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    return -1;
+}

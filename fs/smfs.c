@@ -1,0 +1,318 @@
+/* fs/smfs.c: the smfs daemon. `smfs [options] MOUNTPOINT` opens the assembly's store
+ * (importing the HDB first when the assembly says initialImport), mounts the view of
+ * its current version with FUSE (or writes it as a symlink tree with --vanilla, or
+ * when FUSE is unavailable), starts the control thread, and serves until SIGTERM,
+ * SIGINT, `smctl stop` or fusermount3 -u. Usable from /etc/fstab as type fuse.smfs:
+ *   /etc/smfs/assembly.yaml  /hdb  fuse.smfs  allow_other  0 0
+ * (mount.fuse3 passes the first field as a source argument: a .yaml file there is
+ * the assembly). */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/fault.h"
+#include "core/import.h"
+#include "core/store.h"
+#include "fs/control.h"
+#include "fs/log.h"
+#include "fs/mount.h"
+#include "fs/vanilla.h"
+#include "fs/view.h"
+#include "ipc/admin.h"
+
+#define SMFS_VERSION "0.1.0"
+
+struct cli {
+    char    *config, *admin, *log_level;
+    int      vanilla, no_passthrough, syslog;
+    unsigned readahead_kb;
+    char    *pos[2];
+    int      npos;
+};
+
+#define OPT(t, f, v) {t, offsetof(struct cli, f), v}
+static const struct fuse_opt cli_spec[] = {
+    OPT("-c %s", config, 0),
+    OPT("--config=%s", config, 0),
+    OPT("--config %s", config, 0),
+    OPT("config=%s", config, 0),
+    OPT("--vanilla", vanilla, 1),
+    OPT("vanilla", vanilla, 1),
+    OPT("--no-passthrough", no_passthrough, 1),
+    OPT("no_passthrough", no_passthrough, 1),
+    OPT("--admin=%s", admin, 0),
+    OPT("--admin %s", admin, 0),
+    OPT("admin=%s", admin, 0),
+    OPT("--log-level=%s", log_level, 0),
+    OPT("--log-level %s", log_level, 0),
+    OPT("log_level=%s", log_level, 0),
+    OPT("--syslog", syslog, 1),
+    OPT("--readahead-kb=%u", readahead_kb, 0),
+    OPT("--readahead-kb %u", readahead_kb, 0),
+    OPT("readahead_kb=%u", readahead_kb, 0),
+    FUSE_OPT_END,
+};
+
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+    (void)out;
+    struct cli *c = data;
+    if (key != FUSE_OPT_KEY_NONOPT) return 1;
+    if (c->npos == 2) {
+        fprintf(stderr, "smfs: too many arguments: '%s' (usage: smfs [options] MOUNTPOINT)\n", arg);
+        return -1;
+    }
+    c->pos[c->npos++] = strdup(arg);
+    return 0;
+}
+
+static void usage(void)
+{
+    printf("usage: smfs [options] MOUNTPOINT\n"
+           "\n"
+           "Mount the current version of the assembly's store as a kdb+ segmented database\n"
+           "(par.txt, sym, date partitions) that a stock q can \\l.\n"
+           "\n"
+           "smfs options:\n"
+           "    -c FILE, --config=FILE, -o config=FILE\n"
+           "                           the assembly (default: $KXI_ASSEMBLY_FILE, ./assembly.yaml,\n"
+           "                           then the embedded default)\n"
+           "    --vanilla, -o vanilla  write the tree as directories and symlinks at MOUNTPOINT\n"
+           "                           instead of mounting (also used when FUSE is unavailable)\n"
+           "    --no-passthrough       serve files through the daemon, never kernel passthrough\n"
+           "    --admin=PATH           admin socket (default $SMFS_ADMIN, or smfs.sock in the store)\n"
+           "    --log-level=LEVEL      error, warn, info (default) or debug\n"
+           "    --syslog               log to syslog even in the foreground\n"
+           "    --readahead-kb=N       FUSE readahead (default: the store disk's, at least 1024)\n"
+           "    -V, --version          print the version\n"
+           "\n");
+    fuse_cmdline_help();
+    fuse_lowlevel_help();
+}
+
+static struct cfg *load_cfg(const char *path)
+{
+    struct cfg *c = NULL;
+    struct smfs_err e = {0};
+    if (cfg_open(path, &c, &e)) {
+        log_err("%s", e.msg);
+        return NULL;
+    }
+    for (size_t i = 0; i < c->ndiags; i++) {
+        char line[1024];
+        cfg_diag_str(c, &c->diags[i], line, sizeof line);
+        log_msg(i < c->nerrors ? LOG_ERR_ : LOG_WARN_, "%s", line);
+    }
+    if (c->nerrors) {
+        log_err("%s: %zu error(s) in the assembly; nothing was started", c->file, c->nerrors);
+        cfg_free(c);
+        return NULL;
+    }
+    if (!c->ndate) {
+        log_err("%s: the assembly has no local date tier to serve", c->file);
+        cfg_free(c);
+        return NULL;
+    }
+    log_info("assembly %s (%s)", c->file, c->origin);
+    return c;
+}
+
+static void import_diag(void *arg, const char *line)
+{
+    (void)arg;
+    log_info("import: %s", line);
+}
+
+/* initialImport: convert the HDB in the first tier's store directory before serving,
+ * or finish an import a crash interrupted. */
+static int initial_import(const struct cfg *c)
+{
+    const char *state = import_state(c);
+    char p[PATH_MAX];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/STORE", c->date_tiers[0]->store.path);
+    bool have_store = stat(p, &st) == 0;
+    if (!strcmp(state, "rollback")) {
+        log_err("an import rollback was interrupted in %s: finish it with 'smctl import --rollback' "
+                "first", c->date_tiers[0]->store.path);
+        return -1;
+    }
+    if (!c->sm.initial_import && strcmp(state, "running")) return 0;
+    if (have_store && strcmp(state, "running")) return 0;
+    if (!have_store && stat(c->date_tiers[0]->store.path, &st)) return 0;   /* nothing there yet */
+    log_info("initialImport: importing %s", c->date_tiers[0]->store.path);
+    struct import_opts io = {.cfg = c, .verify = true, .diag = import_diag};
+    struct import_summary sum;
+    struct smfs_err e = {0};
+    if (import_run(&io, &sum, &e)) {
+        log_err("initialImport: %s", e.msg);
+        return -1;
+    }
+    log_info("initialImport: %llu partitions, %llu files, %llu bytes into version %llu%s",
+             (unsigned long long)sum.partitions, (unsigned long long)sum.files,
+             (unsigned long long)sum.bytes, (unsigned long long)sum.version,
+             sum.resumed ? " (resumed)" : "");
+    return 0;
+}
+
+/* Symlink mode: the main thread only waits for the stop signal. */
+static int wait_for_stop(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("signal %d: stopping", sig);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    struct cli cli = {0};
+    struct fuse_cmdline_opts fo = {0};
+    struct cfg *cfg = NULL;
+    struct store *s = NULL;
+    struct view *v = NULL;
+    struct mount *m = NULL;
+    struct control *ctl = NULL;
+    int status = 1;
+    struct smfs_err e = {0};
+
+    fault_arm_env();
+    if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) || fuse_parse_cmdline(&args, &fo)) {
+        fprintf(stderr, "smfs: bad arguments (smfs --help lists them)\n");
+        status = 2;
+        goto out;
+    }
+    if (fo.show_help) {
+        usage();
+        status = 0;
+        goto out;
+    }
+    if (fo.show_version) {
+        printf("smfs %s (libfuse %s)\n", SMFS_VERSION, fuse_pkgversion());
+        status = 0;
+        goto out;
+    }
+    /* fstab: "SOURCE MOUNTPOINT"; the source is the assembly when it is a file. */
+    const char *mnt = cli.npos ? cli.pos[cli.npos - 1] : NULL;
+    struct stat sst;
+    if (cli.npos == 2 && !cli.config && stat(cli.pos[0], &sst) == 0 && S_ISREG(sst.st_mode))
+        cli.config = strdup(cli.pos[0]);
+    if (!mnt) {
+        fprintf(stderr, "smfs: no mount point (usage: smfs [options] MOUNTPOINT; smfs --help)\n");
+        status = 2;
+        goto out;
+    }
+    enum log_level lvl = fo.debug ? LOG_DEBUG_ : LOG_INFO_;
+    if (cli.log_level && log_level_parse(cli.log_level, &lvl)) {
+        fprintf(stderr, "smfs: --log-level: '%s' is not one of error, warn, info, debug\n", cli.log_level);
+        status = 2;
+        goto out;
+    }
+    log_init(lvl, "smfs");
+    log_to_syslog(cli.syslog);
+
+    if (!(cfg = load_cfg(cli.config))) goto out;
+    if (initial_import(cfg)) goto out;
+    struct store_recovery rep;
+    if (import_store_open(cfg, true, &s, &rep, &e)) {
+        log_err("%s", e.msg);
+        goto out;
+    }
+    if (rep.note[0]) log_warn("store recovery: %s", rep.note);
+    if (view_new(s, &v, &e)) {
+        log_err("%s", e.msg);
+        goto out;
+    }
+    char admin[PATH_MAX];
+    if (cli.admin) snprintf(admin, sizeof admin, "%s", cli.admin);
+    else if (admin_default_path(cfg, admin, sizeof admin, &e)) {
+        log_err("%s", e.msg);
+        goto out;
+    }
+
+    bool vanilla = cli.vanilla;
+    if (!vanilla && access("/dev/fuse", R_OK | W_OK)) {
+        log_warn("FUSE is not available (/dev/fuse: %s): writing the symlink tree at %s instead",
+                 strerror(errno), mnt);
+        vanilla = true;
+    }
+    struct control_opts co = {.admin_path = admin, .cfg = cfg, .store = s, .view = v, .mountpoint = mnt};
+    if (vanilla) {
+        co.vanilla_dir = mnt;
+        if (vanilla_check(mnt, s, &e) || (view_current(v) && vanilla_publish(mnt, v, s, &e))) {
+            log_err("%s", e.msg);
+            goto out;
+        }
+        log_info("symlink tree of version %llu at %s", (unsigned long long)view_current(v), mnt);
+    } else {
+        struct mount_opts mo = {
+            .mountpoint = mnt,
+            .args = &args,
+            .passthrough = !cli.no_passthrough,
+            .single_thread = fo.singlethread,
+            .max_threads = fo.max_threads,
+            .readahead_kb = cli.readahead_kb,
+        };
+        if (mount_new(v, s, &mo, &m, &e)) {
+            log_err("%s", e.msg);
+            goto out;
+        }
+        co.mount = m;
+        log_info("version %llu mounted at %s", (unsigned long long)view_current(v), mnt);
+    }
+    /* Detach before any thread starts (fork keeps only the caller). */
+    if (!fo.foreground) {
+        log_to_syslog(true);
+        if (vanilla ? daemon(0, 0) : fuse_daemonize(0)) {
+            log_err("could not detach from the terminal: %s", strerror(errno));
+            goto out;
+        }
+        if (store_lock_pid(s, &e)) log_warn("%s", e.msg);
+    }
+    if (vanilla) {
+        /* Block the stop signals before threads start, so sigwait gets them. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
+    if (control_start(&co, &ctl, &e)) {
+        log_err("%s", e.msg);
+        goto out;
+    }
+    int rc = vanilla ? wait_for_stop() : mount_run(m, &e);
+    if (rc) log_err("%s", e.msg);
+    else log_info("stopping: unmounting %s", mnt);
+    status = rc ? 1 : 0;
+out:
+    control_stop(ctl);
+    mount_free(m);
+    view_free(v);
+    if (s) store_close(s);
+    cfg_free(cfg);
+    free(fo.mountpoint);
+    free(cli.config);
+    free(cli.admin);
+    free(cli.log_level);
+    free(cli.pos[0]);
+    free(cli.pos[1]);
+    fuse_opt_free_args(&args);
+    return status;
+}

@@ -1,0 +1,781 @@
+/* fs/view.c: see view.h. */
+#include "view.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/fileio.h"
+#include "core/u64map.h"
+
+#define PAR_TXT      "par.txt"
+#define PAR_TXT_MAX  (1u << 16)   /* a par.txt longer than this is not an HDB's */
+#define INO_FILE(oid) ((oid) + 1)                       /* 2 … 2^60 */
+#define INO_SYN       (1ull << 61)                      /* v<N>$ and par.txt of N */
+#define INO_VDIR(n)   (INO_SYN | (n) << 1)
+#define INO_PARTXT(n) (INO_SYN | (n) << 1 | 1)
+#define INO_DIR0      (1ull << 62)                      /* directories, by counter */
+#define DIR_BATCH     64
+
+enum vkind { VK_ROOT = 1, VK_VDIR, VK_PARTXT, VK_DIR, VK_FILE };
+
+/* One version the view refers to. */
+struct vver {
+    uint64_t           version, root_tid;
+    int64_t            mtime_ns;
+    struct store_snap *snap;        /* held while pins > 0 */
+    uint64_t           refs;        /* memory: nodes, pins */
+    uint64_t           pins;        /* store snapshot: current, open files, calls in flight */
+    uint8_t           *partxt;      /* rewritten: relative lines under v<N>$/ */
+    size_t             partxt_len;
+    bool               has_partxt;
+    char             **segs;        /* relative par.txt lines: segment directories */
+    size_t             nsegs;
+    struct store_entry *rootents;   /* root entries but par.txt and the segments */
+    size_t             nroot;
+    struct u64map      dirs;        /* tree id → directory inode, for its lifetime */
+    struct vver       *next;
+};
+
+struct vnode {
+    uint64_t     ino, nlookup;
+    struct vver *ver;               /* NULL for the root (it follows v->cur) */
+    uint8_t      kind, tier, flags;
+    uint64_t     id, size;          /* dir: tree id, entries; file: object id, bytes */
+    int64_t      mtime_ns;
+    int          backing_id;
+    uint32_t     nopen;
+};
+
+struct view {
+    struct store   *s;
+    pthread_mutex_t mu;
+    struct vver    *cur;            /* one ref while current; NULL before version 1 */
+    struct vver    *vers;           /* every version held */
+    struct vnode    root;
+    struct u64map   nodes;          /* ino → struct vnode * (root not included) */
+    uint64_t        next_dir;
+    uint64_t        nvers;
+};
+
+/* ---- versions ---------------------------------------------------------------- */
+
+static void ver_free(struct vver *w)
+{
+    if (!w) return;
+    if (w->snap) store_snap_put(w->snap);
+    free(w->partxt);
+    for (size_t i = 0; i < w->nsegs; i++) free(w->segs[i]);
+    free(w->segs);
+    free(w->rootents);
+    u64map_release(&w->dirs);
+    free(w);
+}
+
+static bool ver_is_seg(const struct vver *w, const char *name)
+{
+    for (size_t i = 0; i < w->nsegs; i++)
+        if (!strcmp(w->segs[i], name)) return true;
+    return false;
+}
+
+/* A par.txt line that names a directory of this store (not s3://, not absolute). */
+static bool line_is_segment(const char *l, size_t n)
+{
+    return n > 0 && l[0] != '/' && !memmem(l, n, "://", 3) && !memchr(l, '/', n);
+}
+
+static int ver_read_partxt(struct view *v, struct vver *w, const struct store_entry *e,
+                           struct smfs_err *err)
+{
+    if (e->kind != STORE_FILE || e->size > PAR_TXT_MAX)
+        return err_set(err, -EIO, "version %llu: par.txt is not a file of at most %u bytes",
+                       (unsigned long long)w->version, PAR_TXT_MAX);
+    char *raw = malloc(e->size + 1);
+    if (!raw) return err_set(err, -ENOMEM, "out of memory reading par.txt");
+    int fd = store_object_open(v->s, e, err), rc = fd;
+    if (fd >= 0) {
+        rc = file_pread_full(fd, raw, e->size, 0, "par.txt", err);
+        close(fd);
+    }
+    struct buf out;
+    buf_init(&out, PAR_TXT_MAX * 2);
+    for (size_t at = 0; rc == 0 && at < e->size;) {
+        const char *l = raw + at, *nl = memchr(l, '\n', e->size - at);
+        size_t n = nl ? (size_t)(nl - l) : e->size - at;
+        at += n + 1;
+        if (n && l[n - 1] == '\r') n--;
+        if (!n) continue;
+        if (line_is_segment(l, n)) {
+            char **segs = realloc(w->segs, (w->nsegs + 1) * sizeof *segs);
+            char *name = strndup(l, n);
+            if (segs) w->segs = segs;
+            if (!segs || !name) {
+                free(name);
+                rc = err_set(err, -ENOMEM, "out of memory reading par.txt");
+                break;
+            }
+            w->segs[w->nsegs++] = name;
+            rc = buf_printf(&out, "v%llu$/%.*s\n", (unsigned long long)w->version, (int)n, l);
+        } else {
+            rc = buf_printf(&out, "%.*s\n", (int)n, l);
+        }
+        if (rc) rc = err_set(err, rc, "version %llu: par.txt too long", (unsigned long long)w->version);
+    }
+    free(raw);
+    if (rc) {
+        buf_release(&out);
+        return rc;
+    }
+    w->partxt = buf_take(&out, &w->partxt_len);
+    w->has_partxt = true;
+    return 0;
+}
+
+/* Load VERSION from the store (no lock held: only store reads). */
+static int ver_load(struct view *v, uint64_t version, struct vver **out, struct smfs_err *err)
+{
+    struct vver *w = calloc(1, sizeof *w);
+    if (!w) return err_set(err, -ENOMEM, "out of memory");
+    int rc = store_snap_get(v->s, version, &w->snap, err);
+    if (rc) goto fail;
+    w->version = store_snap_version(w->snap);
+    struct store_entry root, e;
+    rc = store_lookup(w->snap, "", &root, err);
+    if (rc) goto fail;
+    w->root_tid = root.id;
+    w->mtime_ns = root.mtime_ns;
+    rc = store_dir_lookup(v->s, w->root_tid, PAR_TXT, &e, err);
+    if (rc == 0) rc = ver_read_partxt(v, w, &e, err);
+    else if (rc == -ENOENT) rc = 0;
+    if (rc) goto fail;
+
+    /* The root listing without par.txt and the segments, which live under v<N>$. */
+    struct store_entry *ents = malloc(DIR_BATCH * sizeof *ents);
+    if (!ents) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint64_t at = 0;;) {
+        size_t n;
+        rc = store_dir_read(v->s, w->root_tid, at, ents, DIR_BATCH, &n, err);
+        if (rc) break;
+        for (size_t i = 0; i < n; i++) {
+            if (!strcmp(ents[i].name, PAR_TXT) || ver_is_seg(w, ents[i].name)) continue;
+            struct store_entry *r = realloc(w->rootents, (w->nroot + 1) * sizeof *r);
+            if (!r) {
+                rc = err_set(err, -ENOMEM, "out of memory");
+                break;
+            }
+            w->rootents = r;
+            r[w->nroot++] = ents[i];
+        }
+        if (rc || n < DIR_BATCH) break;
+        at += n;
+    }
+    free(ents);
+    if (rc) goto fail;
+    *out = w;
+    return 0;
+fail:
+    ver_free(w);
+    return err_wrap(err, "version %llu", (unsigned long long)version);
+}
+
+static struct vver *ver_find_locked(struct view *v, uint64_t version)
+{
+    for (struct vver *w = v->vers; w; w = w->next)
+        if (w->version == version) return w;
+    return NULL;
+}
+
+/* Add W to the list unless that version is there already (a racing loader): returns
+ * the one to use, with a reference taken. */
+static struct vver *ver_insert_locked(struct view *v, struct vver *w)
+{
+    struct vver *have = ver_find_locked(v, w->version);
+    if (have) {
+        if (!have->pins) {
+            have->snap = w->snap;   /* W's pin becomes HAVE's */
+            w->snap = NULL;
+        }
+        ver_free(w);
+        w = have;
+    } else {
+        w->next = v->vers;
+        v->vers = w;
+        v->nvers++;
+    }
+    w->refs++;
+    w->pins++;
+    return w;
+}
+
+/* Pin W's snapshot again (its inodes outlive pins while the kernel caches them):
+ * -ESTALE once vacuum has dropped the version. */
+static int ver_pin_locked(struct view *v, struct vver *w)
+{
+    if (!w->pins) {
+        struct smfs_err e;
+        if (store_snap_get(v->s, w->version, &w->snap, &e)) return -ESTALE;
+    }
+    w->pins++;
+    w->refs++;
+    return 0;
+}
+
+static void ver_unref_locked(struct view *v, struct vver *w)
+{
+    if (!w || --w->refs) return;
+    v->nvers--;
+    for (struct vver **pp = &v->vers; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    ver_free(w);
+}
+
+/* Give back a pin (and its reference). The snapshot goes with the last pin, so a
+ * version nobody has open or current can be vacuumed although the kernel still
+ * caches inodes of it. */
+static void ver_release_locked(struct view *v, struct vver *w)
+{
+    if (!w) return;
+    if (!--w->pins) {
+        store_snap_put(w->snap);
+        w->snap = NULL;
+    }
+    ver_unref_locked(v, w);
+}
+
+/* Version N pinned: held already, or loaded from the store. */
+static int ver_get(struct view *v, uint64_t version, struct vver **out, struct smfs_err *err)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vver *w = ver_find_locked(v, version);
+    int rc = w ? ver_pin_locked(v, w) : 0;
+    pthread_mutex_unlock(&v->mu);
+    if (rc) return err_set(err, -ENOENT, "version %llu was vacuumed", (unsigned long long)version);
+    if (w) {
+        *out = w;
+        return 0;
+    }
+    rc = ver_load(v, version, &w, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&v->mu);
+    *out = ver_insert_locked(v, w);
+    pthread_mutex_unlock(&v->mu);
+    return 0;
+}
+
+/* ---- nodes --------------------------------------------------------------------- */
+
+static struct vnode *node_get_locked(struct view *v, uint64_t ino)
+{
+    if (ino == VIEW_ROOT_INO) return &v->root;
+    uint64_t p;
+    return u64map_get(&v->nodes, ino, &p) ? (struct vnode *)(uintptr_t)p : NULL;
+}
+
+static void node_drop_locked(struct view *v, struct vnode *n)
+{
+    if (n == &v->root || n->nlookup || n->nopen) return;
+    u64map_del(&v->nodes, n->ino);
+    ver_unref_locked(v, n->ver);
+    free(n);
+}
+
+static int dir_ino_locked(struct vver *w, uint64_t tid, uint64_t *next, uint64_t *ino)
+{
+    if (u64map_get(&w->dirs, tid, ino)) return 0;
+    *ino = INO_DIR0 + ++*next;
+    return u64map_put(&w->dirs, tid, *ino);
+}
+
+static void node_attr(const struct view *v, const struct vnode *n, struct view_attr *a)
+{
+    memset(a, 0, sizeof *a);
+    a->ino = n->ino;
+    a->size = n->size;
+    a->mtime_ns = n->mtime_ns;
+    if (n->kind == VK_ROOT) {
+        const struct vver *w = v->cur;
+        a->size = w ? w->has_partxt + w->nroot + 1 : 0;
+        a->mtime_ns = w ? w->mtime_ns : 0;
+    }
+    bool dir = n->kind == VK_ROOT || n->kind == VK_VDIR || n->kind == VK_DIR;
+    a->mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
+    a->nlink = dir ? 2 : 1;
+}
+
+/* The node for a store entry of version W: found, or made with no lookups yet. */
+static int node_entry_locked(struct view *v, struct vver *w, const struct store_entry *e,
+                             struct vnode **out)
+{
+    uint64_t ino;
+    if (e->kind == STORE_DIR) {
+        if (dir_ino_locked(w, e->id, &v->next_dir, &ino)) return -ENOMEM;
+    } else {
+        ino = INO_FILE(e->id);
+    }
+    struct vnode *n = node_get_locked(v, ino);
+    if (n) {
+        /* A file seen again through a newer version: the newer entry says where the
+         * object lives now (a tier move keeps the id), and the node moves its
+         * reference so the old version is not held for nothing. */
+        if (e->kind == STORE_FILE && n->ver != w && w->version > n->ver->version) {
+            w->refs++;
+            ver_unref_locked(v, n->ver);
+            n->ver = w;
+            n->tier = e->tier;
+            n->flags = e->flags;
+        }
+        *out = n;
+        return 0;
+    }
+    if (u64map_reserve(&v->nodes, 1)) return -ENOMEM;
+    n = calloc(1, sizeof *n);
+    if (!n) return -ENOMEM;
+    n->ino = ino;
+    n->ver = w;
+    w->refs++;
+    n->kind = e->kind == STORE_DIR ? VK_DIR : VK_FILE;
+    n->tier = e->tier;
+    n->flags = e->flags;
+    n->id = e->id;
+    n->size = e->size;
+    n->mtime_ns = e->mtime_ns;
+    u64map_put_reserved(&v->nodes, ino, (uint64_t)(uintptr_t)n);
+    *out = n;
+    return 0;
+}
+
+/* v<N>$ (VDIR) or par.txt of N (PARTXT). */
+static int node_syn_locked(struct view *v, struct vver *w, enum vkind kind, struct vnode **out)
+{
+    uint64_t ino = kind == VK_VDIR ? INO_VDIR(w->version) : INO_PARTXT(w->version);
+    struct vnode *n = node_get_locked(v, ino);
+    if (!n) {
+        if (u64map_reserve(&v->nodes, 1)) return -ENOMEM;
+        n = calloc(1, sizeof *n);
+        if (!n) return -ENOMEM;
+        n->ino = ino;
+        n->kind = (uint8_t)kind;
+        n->ver = w;
+        w->refs++;
+        n->size = kind == VK_VDIR ? w->nsegs : w->partxt_len;
+        n->mtime_ns = w->mtime_ns;
+        u64map_put_reserved(&v->nodes, ino, (uint64_t)(uintptr_t)n);
+    }
+    *out = n;
+    return 0;
+}
+
+/* ---- public ---------------------------------------------------------------------- */
+
+uint64_t view_vdir_version(const char *name)
+{
+    if (name[0] != 'v' || name[1] < '1' || name[1] > '9') return 0;
+    uint64_t n = 0;
+    const char *p = name + 1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX - 9) / 10) return 0;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    return p[0] == '$' && p[1] == '\0' ? n : 0;
+}
+
+int view_new(struct store *s, struct view **out, struct smfs_err *err)
+{
+    struct view *v = calloc(1, sizeof *v);
+    if (!v) return err_set(err, -ENOMEM, "out of memory");
+    v->s = s;
+    pthread_mutex_init(&v->mu, NULL);
+    v->root.ino = VIEW_ROOT_INO;
+    v->root.kind = VK_ROOT;
+    if (store_current(s)) {
+        int rc = view_publish(v, 0, NULL, err);
+        if (rc) {
+            view_free(v);
+            return rc;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+void view_free(struct view *v)
+{
+    if (!v) return;
+    for (size_t i = 0; i < v->nodes.cap; i++)
+        if (v->nodes.key[i]) free((struct vnode *)(uintptr_t)v->nodes.val[i]);
+    u64map_release(&v->nodes);
+    while (v->vers) {
+        struct vver *w = v->vers;
+        v->vers = w->next;
+        ver_free(w);
+    }
+    pthread_mutex_destroy(&v->mu);
+    free(v);
+}
+
+uint64_t view_current(struct view *v)
+{
+    pthread_mutex_lock(&v->mu);
+    uint64_t n = v->cur ? v->cur->version : 0;
+    pthread_mutex_unlock(&v->mu);
+    return n;
+}
+
+void view_change_free(struct view_change *c)
+{
+    for (size_t i = 0; i < c->n; i++) free(c->names[i]);
+    free(c->names);
+    memset(c, 0, sizeof *c);
+}
+
+static int change_add(struct view_change *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->names[i], name)) return 0;
+    char **p = realloc(c->names, (c->n + 1) * sizeof *p);
+    if (!p) return -ENOMEM;
+    c->names = p;
+    if (!(p[c->n] = strdup(name))) return -ENOMEM;
+    c->n++;
+    return 0;
+}
+
+static const struct store_entry *root_find(const struct vver *w, const char *name)
+{
+    for (size_t i = 0; w && i < w->nroot; i++)
+        if (!strcmp(w->rootents[i].name, name)) return &w->rootents[i];
+    return NULL;
+}
+
+/* Root names whose meaning differs between OLD and NEW. */
+static int root_diff(const struct vver *old, const struct vver *w, struct view_change *c)
+{
+    char vd[32];
+    int rc = change_add(c, PAR_TXT);
+    if (!rc && old) snprintf(vd, sizeof vd, "v%llu$", (unsigned long long)old->version), rc = change_add(c, vd);
+    snprintf(vd, sizeof vd, "v%llu$", (unsigned long long)w->version);
+    if (!rc) rc = change_add(c, vd);
+    for (size_t i = 0; !rc && old && i < old->nroot; i++) {
+        const struct store_entry *a = &old->rootents[i], *b = root_find(w, a->name);
+        if (!b || b->id != a->id || b->kind != a->kind) rc = change_add(c, a->name);
+    }
+    for (size_t i = 0; !rc && i < w->nroot; i++)
+        if (!root_find(old, w->rootents[i].name)) rc = change_add(c, w->rootents[i].name);
+    return rc;
+}
+
+int view_publish(struct view *v, uint64_t version, struct view_change *chg, struct smfs_err *err)
+{
+    struct vver *w;
+    int rc = ver_get(v, version ? version : store_current(v->s), &w, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&v->mu);
+    struct vver *old = v->cur;
+    if (chg) {
+        memset(chg, 0, sizeof *chg);
+        chg->old_version = old ? old->version : 0;
+        chg->new_version = w->version;
+        if (root_diff(old, w, chg)) {
+            view_change_free(chg);
+            ver_release_locked(v, w);
+            pthread_mutex_unlock(&v->mu);
+            return err_set(err, -ENOMEM, "out of memory publishing version %llu",
+                           (unsigned long long)w->version);
+        }
+    }
+    /* The pin taken by ver_get becomes the "current" one. */
+    v->cur = w;
+    ver_release_locked(v, old);
+    pthread_mutex_unlock(&v->mu);
+    return 0;
+}
+
+int view_lookup(struct view *v, uint64_t parent, const char *name, struct view_attr *out,
+                struct smfs_err *err)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vnode *p = node_get_locked(v, parent);
+    if (!p) {
+        pthread_mutex_unlock(&v->mu);
+        return err_set(err, -ESTALE, "inode %llu is not known", (unsigned long long)parent);
+    }
+    enum vkind pk = p->kind;
+    struct vver *w = pk == VK_ROOT ? v->cur : p->ver;
+    uint64_t dir = p->kind == VK_DIR ? p->id : 0;
+    if (pk == VK_FILE || pk == VK_PARTXT) {
+        pthread_mutex_unlock(&v->mu);
+        return err_set(err, -ENOTDIR, "not a directory");
+    }
+    if (!w) {
+        pthread_mutex_unlock(&v->mu);
+        return err_set(err, -ENOENT, "'%s': the store has no version yet", name);
+    }
+    if (ver_pin_locked(v, w)) {   /* W's trees stay readable while we read unlocked */
+        pthread_mutex_unlock(&v->mu);
+        return err_set(err, -ESTALE, "version %llu was vacuumed", (unsigned long long)w->version);
+    }
+    pthread_mutex_unlock(&v->mu);
+
+    struct vver *other = NULL;   /* v<N>$ of a version that is not W */
+    struct store_entry e;
+    enum vkind kind = 0;
+    int rc = 0;
+    uint64_t n;
+    if (pk == VK_ROOT && !strcmp(name, PAR_TXT)) {
+        kind = VK_PARTXT;
+        if (!w->has_partxt) rc = -ENOENT;
+    } else if (pk == VK_ROOT && (n = view_vdir_version(name))) {
+        kind = VK_VDIR;
+        if (n != w->version) {
+            rc = ver_get(v, n, &other, err);
+            if (rc == -ENOENT || rc == -ESTALE) rc = -ENOENT;
+        }
+    } else if (pk == VK_ROOT || pk == VK_VDIR) {
+        bool seg = ver_is_seg(w, name);
+        if (pk == VK_ROOT ? seg : !seg) rc = -ENOENT;
+        else rc = store_dir_lookup(v->s, w->root_tid, name, &e, err);
+    } else {
+        rc = store_dir_lookup(v->s, dir, name, &e, err);
+    }
+
+    pthread_mutex_lock(&v->mu);
+    struct vnode *nd = NULL;
+    if (!rc) {
+        if (kind == VK_PARTXT || kind == VK_VDIR) rc = node_syn_locked(v, other ? other : w, kind, &nd);
+        else rc = node_entry_locked(v, w, &e, &nd);
+        if (rc == -ENOMEM) err_set(err, rc, "out of memory");
+    }
+    if (!rc) {
+        nd->nlookup++;
+        node_attr(v, nd, out);
+    }
+    ver_release_locked(v, other);
+    ver_release_locked(v, w);
+    pthread_mutex_unlock(&v->mu);
+    if (rc == -ENOENT) err_set(err, rc, "'%s' does not exist", name);
+    return rc;
+}
+
+void view_forget(struct view *v, uint64_t ino, uint64_t nlookup)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vnode *n = node_get_locked(v, ino);
+    if (n && n != &v->root) {
+        n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+        node_drop_locked(v, n);
+    }
+    pthread_mutex_unlock(&v->mu);
+}
+
+int view_getattr(struct view *v, uint64_t ino, struct view_attr *out, struct smfs_err *err)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vnode *n = node_get_locked(v, ino);
+    if (n) node_attr(v, n, out);
+    pthread_mutex_unlock(&v->mu);
+    return n ? 0 : err_set(err, -ESTALE, "inode %llu is not known", (unsigned long long)ino);
+}
+
+/* Hand one entry to FN; with PLUS make its node and count the lookup if FN took it. */
+static bool emit_locked(struct view *v, struct vver *w, const struct store_entry *e,
+                        enum vkind syn, bool plus, view_dirent_fn *fn, void *arg,
+                        uint64_t next, int *rc)
+{
+    struct view_attr a;
+    struct vnode *n = NULL;
+    if (plus) {
+        *rc = syn ? node_syn_locked(v, w, syn, &n) : node_entry_locked(v, w, e, &n);
+        if (*rc) return false;
+        node_attr(v, n, &a);
+    } else {
+        memset(&a, 0, sizeof a);
+        bool dir = syn == VK_VDIR || (!syn && e->kind == STORE_DIR);
+        a.mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
+        if (syn) a.ino = syn == VK_VDIR ? INO_VDIR(w->version) : INO_PARTXT(w->version);
+        else if (!dir) a.ino = INO_FILE(e->id);
+        else if ((*rc = dir_ino_locked(w, e->id, &v->next_dir, &a.ino))) return false;
+    }
+    char vd[32];
+    const char *name = e ? e->name : syn == VK_PARTXT ? PAR_TXT : vd;
+    if (syn == VK_VDIR) snprintf(vd, sizeof vd, "v%llu$", (unsigned long long)w->version);
+    bool took = fn(arg, name, &a, next);
+    if (n) {
+        if (took) n->nlookup++;
+        else node_drop_locked(v, n);
+    }
+    return took;
+}
+
+int view_readdir(struct view *v, uint64_t ino, uint64_t off, bool plus, view_dirent_fn *fn,
+                 void *arg, struct smfs_err *err)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vnode *p = node_get_locked(v, ino);
+    if (!p) {
+        pthread_mutex_unlock(&v->mu);
+        return err_set(err, -ESTALE, "inode %llu is not known", (unsigned long long)ino);
+    }
+    enum vkind pk = p->kind;
+    struct vver *w = pk == VK_ROOT ? v->cur : p->ver;
+    if (pk == VK_FILE || pk == VK_PARTXT) {
+        pthread_mutex_unlock(&v->mu);
+        return err_set(err, -ENOTDIR, "not a directory");
+    }
+    int rc = 0;
+    if (!w) {
+        pthread_mutex_unlock(&v->mu);
+        return 0;
+    }
+    if (ver_pin_locked(v, w)) {
+        pthread_mutex_unlock(&v->mu);
+        return err_set(err, -ESTALE, "version %llu was vacuumed", (unsigned long long)w->version);
+    }
+    uint64_t dir = p->id;
+    if (pk == VK_ROOT) {
+        /* par.txt, the root entries, then v<N>$ of this version. */
+        uint64_t i = off, np = w->has_partxt;
+        for (bool more = true; more && !rc; i++) {
+            if (i < np)
+                more = emit_locked(v, w, NULL, VK_PARTXT, plus, fn, arg, i + 1, &rc);
+            else if (i < np + w->nroot)
+                more = emit_locked(v, w, &w->rootents[i - np], 0, plus, fn, arg, i + 1, &rc);
+            else if (i == np + w->nroot)
+                more = emit_locked(v, w, NULL, VK_VDIR, plus, fn, arg, i + 1, &rc);
+            else
+                more = false;
+        }
+        ver_release_locked(v, w);
+        pthread_mutex_unlock(&v->mu);
+        return rc ? err_set(err, rc, "out of memory") : 0;
+    }
+    pthread_mutex_unlock(&v->mu);
+
+    struct store_entry *ents = malloc(DIR_BATCH * sizeof *ents);
+    if (!ents) rc = err_set(err, -ENOMEM, "out of memory");
+    for (bool more = true; !rc && more;) {
+        size_t n = 0;
+        if (pk == VK_VDIR) {
+            for (; n < DIR_BATCH && off + n < w->nsegs && !rc; n++)
+                rc = store_dir_lookup(v->s, w->root_tid, w->segs[off + n], &ents[n], err);
+        } else {
+            rc = store_dir_read(v->s, dir, off, ents, DIR_BATCH, &n, err);
+        }
+        if (rc) break;
+        pthread_mutex_lock(&v->mu);
+        for (size_t i = 0; i < n && more && !rc; i++)
+            more = emit_locked(v, w, &ents[i], 0, plus, fn, arg, off + i + 1, &rc);
+        pthread_mutex_unlock(&v->mu);
+        if (rc) rc = err_set(err, rc, "out of memory");
+        off += n;
+        if (n < DIR_BATCH) break;
+    }
+    free(ents);
+    pthread_mutex_lock(&v->mu);
+    ver_release_locked(v, w);
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+int view_open(struct view *v, uint64_t ino, struct view_file *out, struct smfs_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&v->mu);
+    struct vnode *n = node_get_locked(v, ino);
+    memset(out, 0, sizeof *out);
+    if (n && (n->kind == VK_PARTXT || n->kind == VK_FILE)) {
+        if (ver_pin_locked(v, n->ver)) {
+            pthread_mutex_unlock(&v->mu);
+            return err_set(err, -ESTALE, "version %llu was vacuumed", (unsigned long long)n->ver->version);
+        }
+        out->pin = n->ver;
+    }
+    if (!n) {
+        rc = err_set(err, -ESTALE, "inode %llu is not known", (unsigned long long)ino);
+    } else if (n->kind == VK_PARTXT) {
+        out->memory = true;
+        out->p = n->ver->partxt;
+        out->len = n->ver->partxt_len;
+    } else if (n->kind == VK_FILE) {
+        struct store_entry *e = &out->obj;
+        snprintf(e->name, sizeof e->name, "object %llu", (unsigned long long)n->id);
+        e->kind = STORE_FILE;
+        e->tier = n->tier;
+        e->flags = n->flags;
+        e->id = n->id;
+        e->size = n->size;
+        e->mtime_ns = n->mtime_ns;
+    } else {
+        rc = err_set(err, -EISDIR, "is a directory");
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+int view_pt_acquire(struct view *v, uint64_t ino, const struct view_file *f,
+                    int (*open)(void *arg, const struct store_entry *obj), void *arg,
+                    int *backing_id)
+{
+    if (f->memory) return -EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&v->mu);
+    struct vnode *n = node_get_locked(v, ino);
+    if (!n) {
+        rc = -ESTALE;
+    } else if (!n->nopen) {
+        /* Under the mutex: a second open of this inode must wait for the id, since
+         * the kernel wants one backing file per inode (fuse-perf.md §4). */
+        rc = open(arg, &f->obj);
+        if (rc > 0) n->backing_id = rc, rc = 0;
+        else if (rc == 0) rc = -EIO;
+    }
+    if (!rc) {
+        n->nopen++;
+        *backing_id = n->backing_id;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+void view_pt_release(struct view *v, uint64_t ino, void (*close)(void *arg, int id), void *arg)
+{
+    pthread_mutex_lock(&v->mu);
+    struct vnode *n = node_get_locked(v, ino);
+    if (n && n->nopen && !--n->nopen) {
+        close(arg, n->backing_id);
+        n->backing_id = 0;
+        node_drop_locked(v, n);
+    }
+    pthread_mutex_unlock(&v->mu);
+}
+
+void view_close(struct view *v, struct view_file *f)
+{
+    if (!f->pin) return;
+    pthread_mutex_lock(&v->mu);
+    ver_release_locked(v, f->pin);
+    pthread_mutex_unlock(&v->mu);
+    f->pin = NULL;
+}
+
+void view_stats(struct view *v, struct view_stats *st)
+{
+    pthread_mutex_lock(&v->mu);
+    st->inodes = v->nodes.n + 1;
+    st->versions = v->nvers;
+    st->pinned = 0;
+    for (struct vver *w = v->vers; w; w = w->next) st->pinned += w->pins > 0;
+    st->current = v->cur ? v->cur->version : 0;
+    pthread_mutex_unlock(&v->mu);
+}

@@ -1,0 +1,73 @@
+/* ipc/sock.c: see sock.h. */
+#include "ipc/sock.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int addr(const char *path, const char *what, struct sockaddr_un *a, struct smfs_err *err)
+{
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a->sun_path)
+        return err_set(err, -ENAMETOOLONG, "%s '%s': path longer than %zu bytes", what, path,
+                       sizeof a->sun_path - 1);
+    memcpy(a->sun_path, path, strlen(path) + 1);
+    return 0;
+}
+
+int sock_listen_unix(const char *path, const char *what, mode_t mode, int *out,
+                     struct smfs_err *err)
+{
+    struct sockaddr_un a;
+    int rc = addr(path, what, &a, err);
+    if (rc) return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return err_sys(err, "socket", path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            close(fd);
+            return err_set(err, -EEXIST, "%s '%s': exists and is not a socket", what, path);
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof a) == 0;
+        if (probe >= 0) close(probe);
+        if (live) {
+            close(fd);
+            return err_set(err, -EADDRINUSE, "%s '%s': another process is listening on it", what, path);
+        }
+        unlink(path);
+    }
+    /* The umask, not a chmod after bind, so no other user can connect in between. */
+    mode_t old = mode ? umask(~mode & 0777) : 0;
+    int b = bind(fd, (struct sockaddr *)&a, sizeof a);
+    if (mode) umask(old);
+    if (b < 0 || listen(fd, 128) < 0) {
+        rc = err_sys(err, "bind", path);
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}
+
+int sock_connect_unix(const char *path, const char *what, int *out, struct smfs_err *err)
+{
+    struct sockaddr_un a;
+    int rc = addr(path, what, &a, err);
+    if (rc) return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return err_sys(err, "socket", path);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        rc = err_sys(err, "connect", path);
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}

@@ -1,0 +1,165 @@
+/* tools/smctl_admin.c: smctl status | versions | vacuum | stop, spoken to a running
+ * smfs over its admin socket (ipc/admin.h), and the daemon side of smctl ingest. */
+#include "tools/smctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "ipc/admin.h"
+
+int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n)
+{
+    if (given) {
+        snprintf(buf, n, "%s", given);
+        return 0;
+    }
+    const char *env = getenv("SMFS_ADMIN");
+    struct cfg *cfg = env && *env ? NULL : smctl_load_cfg(cfgpath);
+    if (!cfg && !(env && *env)) return -1;
+    struct smfs_err e;
+    int rc = admin_default_path(cfg, buf, n, &e);
+    cfg_free(cfg);
+    if (rc) smctl_errf("%s", e.msg);
+    return rc;
+}
+
+int smctl_admin_call(const char *path, json_t *req, json_t **reply)
+{
+    struct smfs_err e;
+    int rc = admin_call(path, req, reply, &e);
+    if (rc == -ENOENT || rc == -ECONNREFUSED) {
+        smctl_errf("no smfs is running for this store (nothing answers on %s)", path);
+        return 1;
+    }
+    if (rc) {
+        smctl_errf("%s", e.msg);
+        return 1;
+    }
+    if (!json_is_true(json_object_get(*reply, "ok"))) {
+        json_t *d = json_object_get(*reply, "diag");
+        size_t i;
+        json_t *l;
+        json_array_foreach(d, i, l) printf("%s\n", json_string_value(l));
+        smctl_errf("%s", json_string_value(json_object_get(*reply, "error")));
+        json_decref(*reply);
+        *reply = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static void usage(FILE *f, const char *cmd)
+{
+    fprintf(f, "usage: smctl %s [-c ASSEMBLY] [--admin SOCKET] [--json]%s\n"
+               "Ask the running smfs of the assembly's store (its admin socket: --admin, $SMFS_ADMIN,\n"
+               "or smfs.sock in the store).\n", cmd, !strcmp(cmd, "vacuum") ? " [--keep N]" : "");
+}
+
+static const char *i64(json_t *o, const char *k, char *b)
+{
+    snprintf(b, 32, "%lld", (long long)json_integer_value(json_object_get(o, k)));
+    return b;
+}
+
+static void print_status(json_t *r)
+{
+    char a[32], b[32], c[32];
+    printf("smfs pid %s, %s mount at %s, up %s s\n", i64(r, "pid", a),
+           json_string_value(json_object_get(r, "mode")), json_string_value(json_object_get(r, "mountpoint")),
+           i64(r, "uptime_s", b));
+    printf("store %s, current version %s\n", json_string_value(json_object_get(r, "store")), i64(r, "current", c));
+    json_t *v = json_object_get(r, "view");
+    printf("view: %s inodes, %s versions in memory, %s pinned\n", i64(v, "inodes", a), i64(v, "versions", b),
+           i64(v, "versions_pinned", c));
+    json_t *f = json_object_get(r, "fuse");
+    if (f) {
+        printf("fuse: passthrough %s, readahead %s KiB\n", json_is_true(json_object_get(f, "passthrough")) ? "on" : "off",
+               i64(f, "readahead_kb", a));
+        printf("      %s lookups, %s opens (%s passthrough), %s reads (%s bytes), %s writes refused\n",
+               i64(f, "lookups", a), i64(f, "opens", b), i64(f, "passthrough_opens", c), i64(f, "reads", a),
+               i64(f, "read_bytes", b), i64(f, "erofs", c));
+    }
+}
+
+static void print_versions(json_t *r)
+{
+    json_t *arr = json_object_get(r, "versions"), *v;
+    size_t i;
+    json_int_t cur = json_integer_value(json_object_get(r, "current"));
+    json_array_foreach(arr, i, v) {
+        json_int_t n = json_integer_value(json_object_get(v, "version"));
+        time_t t = (time_t)(json_integer_value(json_object_get(v, "time_ns")) / 1000000000);
+        char ts[32];
+        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", gmtime(&t));
+        printf("v%-6lld %s  %-10s pins %lld%s\n", (long long)n, ts,
+               json_string_value(json_object_get(v, "kind")), (long long)json_integer_value(json_object_get(v, "pins")),
+               n == cur ? "  (current)" : "");
+    }
+}
+
+int smctl_daemon(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "admin", required_argument, 0, 'a' }, { "json", no_argument, 0, 'j' },
+        { "keep", required_argument, 0, 'k' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *cmd = argv[0], *cfgpath = NULL, *given = NULL;
+    bool json = false;
+    long keep = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'c': cfgpath = optarg; break;
+        case 'a': given = optarg; break;
+        case 'j': json = true; break;
+        case 'k': {
+            char *end;
+            keep = strtol(optarg, &end, 10);
+            if (*end || keep < 1 || strcmp(cmd, "vacuum")) {
+                smctl_errf("%s: --keep takes a whole number >= 1 (vacuum only)", cmd);
+                return 2;
+            }
+            break;
+        }
+        case 'h': usage(stdout, cmd); return 0;
+        default: usage(stderr, cmd); return 2;
+        }
+    }
+    if (optind != argc) {
+        smctl_errf("%s: unexpected argument '%s'", cmd, argv[optind]);
+        usage(stderr, cmd);
+        return 2;
+    }
+    char path[PATH_MAX];
+    if (smctl_admin_path(cfgpath, given, path, sizeof path)) return 1;
+    json_t *req = json_pack("{s:s}", "cmd", cmd), *r = NULL;
+    if (!strcmp(cmd, "vacuum")) json_object_set_new(req, "keep", json_integer(keep));
+    int rc = smctl_admin_call(path, req, &r);
+    json_decref(req);
+    if (rc) return rc;
+    if (json) {
+        json_object_del(r, "ok");
+        char *s = json_dumps(r, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+    } else if (!strcmp(cmd, "status")) {
+        print_status(r);
+    } else if (!strcmp(cmd, "versions")) {
+        print_versions(r);
+    } else if (!strcmp(cmd, "vacuum")) {
+        char a[32], b[32], d[32];
+        printf("vacuum: %s versions dropped, %s kept; %s objects (%s bytes) removed\n", i64(r, "versions_dropped", a),
+               i64(r, "versions_kept", b), i64(r, "objects_removed", d), i64(r, "object_bytes", a));
+    } else {
+        printf("smfs is stopping\n");
+    }
+    json_decref(r);
+    return 0;
+}
