@@ -75,9 +75,9 @@ $(FS_LIB): $(FS_OBJ)
 $(SMFS): $(B)/fs/smfs.o $(FS_LIB) $(LIBS)
 	$(CC) $(SAN) -o $@ $< $(FS_LIB) $(LIBS) $(LDLIBS) $(LDLIBS_FUSE)
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBS)
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(FS_LIB) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -pthread -o $@ $< $(LIBS) -lcmocka $(LDLIBS)
+	$(CC) $(SAN) -pthread -o $@ $< $(FS_LIB) $(LIBS) -lcmocka $(LDLIBS) $(LDLIBS_FUSE)
 
 # Helpers the tests start (servers for node-q), not tests themselves.
 $(B)/tests/%: $(B)/tests/helpers/%.o $(LIBS)
@@ -109,7 +109,7 @@ FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefi
 fuzz: $(FUZZ_BIN)
 build/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(IPC_SRC) $(wildcard core/*.h ipc/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(IPC_SRC) $(LDLIBS_IPC) $(LDLIBS_CORE)
+	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(IPC_SRC) $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
 fuzz-smoke: fuzz
 	@./mk/fuzz-smoke.sh $(FUZZ_BIN)
 
@@ -120,7 +120,7 @@ bench: all
 
 DEMO_DIR ?= /tmp/smfs-demo
 demo: deps all
-	@./mnt-examples/demo.sh $(SMCTL) $(DEMO_DIR)
+	@./mnt-examples/demo.sh $(SMCTL) $(SMFS) $(DEMO_DIR)
 
 clean:
 	rm -rf build

@@ -32,6 +32,7 @@ struct mount {
     bool                mounted, single_thread;
     unsigned            max_threads, readahead_kb_opt;
     _Atomic bool        pt_on;       /* may try passthrough */
+    bool                no_opendir;  /* the kernel takes ENOSYS from opendir */
     atomic_bool         pt_warned;
     _Atomic uint64_t    lookups, getattrs, readdirs, opens, pt_opens, reads, read_bytes,
                         releases, erofs;
@@ -85,6 +86,12 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
     /* Readahead requests are background requests: the default 12 throttles parallel
      * sequential readers (fuse-perf.md §5.5). */
     conn->max_background = MAX_BACKGROUND;
+    /* No OPENDIR/RELEASEDIR round trips: opendir answers ENOSYS once, and the kernel
+     * then caches every listing (KEEP_CACHE|CACHE_DIR) until we invalidate it. */
+    if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+        conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+        m->no_opendir = true;
+    }
     conn->congestion_threshold = MAX_BACKGROUND * 3 / 4;
     if (m->pt_on) pt_mark_init();
 }
@@ -159,6 +166,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
+    if (M(req)->no_opendir) {
+        fuse_reply_err(req, ENOSYS);
+        return;
+    }
     /* Listings are immutable per inode (the root's is dropped by mount_publish), so
      * the kernel keeps them: both flags, or the cache is dropped at each opendir. */
     fi->cache_readdir = 1;

@@ -32,35 +32,37 @@
 #define SMFS_VERSION "0.1.0"
 
 struct cli {
-    char    *config, *admin, *log_level;
+    char    *config, *admin, *log_level, *readahead;
     int      vanilla, no_passthrough, syslog;
-    unsigned readahead_kb;
     char    *pos[2];
     int      npos;
 };
 
+/* "--opt %s" takes both "--opt VALUE" and "--opt=VALUE" (then the value starts with
+ * '=', which unprefix() drops); a separate "--opt=%s" would match too and run twice. */
 #define OPT(t, f, v) {t, offsetof(struct cli, f), v}
 static const struct fuse_opt cli_spec[] = {
     OPT("-c %s", config, 0),
-    OPT("--config=%s", config, 0),
     OPT("--config %s", config, 0),
     OPT("config=%s", config, 0),
     OPT("--vanilla", vanilla, 1),
     OPT("vanilla", vanilla, 1),
     OPT("--no-passthrough", no_passthrough, 1),
     OPT("no_passthrough", no_passthrough, 1),
-    OPT("--admin=%s", admin, 0),
     OPT("--admin %s", admin, 0),
     OPT("admin=%s", admin, 0),
-    OPT("--log-level=%s", log_level, 0),
     OPT("--log-level %s", log_level, 0),
     OPT("log_level=%s", log_level, 0),
     OPT("--syslog", syslog, 1),
-    OPT("--readahead-kb=%u", readahead_kb, 0),
-    OPT("--readahead-kb %u", readahead_kb, 0),
-    OPT("readahead_kb=%u", readahead_kb, 0),
+    OPT("--readahead-kb %s", readahead, 0),
+    OPT("readahead_kb=%s", readahead, 0),
     FUSE_OPT_END,
 };
+
+static void unprefix(char *s)
+{
+    if (s && s[0] == '=') memmove(s, s + 1, strlen(s));
+}
 
 static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
 {
@@ -197,6 +199,21 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    unprefix(cli.config);
+    unprefix(cli.admin);
+    unprefix(cli.log_level);
+    unprefix(cli.readahead);
+    unsigned readahead_kb = 0;
+    if (cli.readahead) {
+        char *end;
+        unsigned long ra = strtoul(cli.readahead, &end, 10);
+        if (*end || !*cli.readahead || ra > (1ul << 20)) {
+            fprintf(stderr, "smfs: --readahead-kb: '%s' is not a number of KiB up to 1048576\n", cli.readahead);
+            status = 2;
+            goto out;
+        }
+        readahead_kb = (unsigned)ra;
+    }
     if (fo.show_help) {
         usage();
         status = 0;
@@ -266,7 +283,7 @@ int main(int argc, char **argv)
             .passthrough = !cli.no_passthrough,
             .single_thread = fo.singlethread,
             .max_threads = fo.max_threads,
-            .readahead_kb = cli.readahead_kb,
+            .readahead_kb = readahead_kb,
         };
         if (mount_new(v, s, &mo, &m, &e)) {
             log_err("%s", e.msg);
@@ -311,6 +328,7 @@ out:
     free(cli.config);
     free(cli.admin);
     free(cli.log_level);
+    free(cli.readahead);
     free(cli.pos[0]);
     free(cli.pos[1]);
     fuse_opt_free_args(&args);

@@ -1,31 +1,48 @@
 #!/bin/sh
-# mnt-examples/demo.sh SMCTL DIR: the README's first command (`make demo`). Generates a
-# month of tick data as a date-partitioned HDB with smctl gen-hdb and shows what a kdb+
-# loader sees in it, read back through smctl inspect. (Import into the store and the
-# FUSE mount join this demo as those issues land.)
+# mnt-examples/demo.sh SMCTL SMFS DIR: the README's first command (`make demo`).
+# Generates a month of tick data as a date-partitioned HDB (smctl gen-hdb), imports it
+# into the store in place, mounts it with smfs (FUSE, or the symlink tree where FUSE is
+# unavailable), shows what a kdb+ loader sees there and reads a column through the
+# mount, then says how to unmount. Run it again at any time: it starts afresh.
 set -eu
 smctl=$1
-dir=$2
+smfs=$2
+dir=$3
+mnt="$dir/mnt"
+adm="$dir/smfs.sock"
+
+# A previous demo may still be mounted.
+"$smctl" stop --admin "$adm" >/dev/null 2>&1 && sleep 1 || true
+grep -q " $mnt fuse" /proc/mounts 2>/dev/null && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"; }
 rm -rf "$dir"
-echo "== generating a month of trades and quotes (22 weekdays x 2 tables x 20000 rows) in $dir"
-"$smctl" gen-hdb "$dir/hdb" --days 22 --rows 20000 --seed 2024
+mkdir -p "$dir" "$mnt"
+"$smctl" config default | sed "s#/var/lib/smfs#$dir#g" >"$dir/assembly.yaml"
+
+echo "== generating a month of trades and quotes (22 weekdays x 2 tables x 20000 rows)"
+"$smctl" gen-hdb "$dir/hdb/data" --days 22 --rows 20000 --seed 2024
 echo
-echo "== what \\l sees: partitions, tables, columns"
-parts=$(ls "$dir/hdb" | grep -c '^[0-9]')
-first=$(ls "$dir/hdb" | grep '^[0-9]' | head -1)
-last=$(ls "$dir/hdb" | grep '^[0-9]' | tail -1)
-echo "partitions: $parts ($first .. $last)"
-for t in trade quote; do
-    cols=$("$smctl" inspect -n 20 "$dir/hdb/$last/$t/.d" | sed -n 's/^  values      //p')
-    rows=$("$smctl" inspect --json "$dir/hdb/$last/$t/time" | sed 's/.*"count":\([0-9]*\).*/\1/')
-    echo "table $t: columns $cols, $rows rows in $last"
+echo "== importing it into the store, in place, validated against the assembly"
+"$smctl" import -c "$dir/assembly.yaml"
+echo
+echo "== mounting it: smfs -c $dir/assembly.yaml $mnt"
+"$smfs" -c "$dir/assembly.yaml" --admin "$adm" "$mnt"
+i=0
+until "$smctl" status --admin "$adm" >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "smfs did not start (see syslog)"; exit 1; }
+    sleep 0.1
 done
+"$smctl" status --admin "$adm" | sed -n '1p;4p'
 echo
-echo "== the sym domain and a few columns, as q would print them"
-"$smctl" inspect -n 8 "$dir/hdb/sym" "$dir/hdb/$last/trade/sym" "$dir/hdb/$last/trade/price" "$dir/hdb/$last/trade/cond"
+echo "== what q's \\l sees in $mnt"
+echo "\$ ls $mnt"; ls "$mnt"
+echo "\$ cat $mnt/par.txt"; cat "$mnt/par.txt"
+"$smctl" load "$mnt"
 echo
-echo "== the same day written compressed (zstd), and read back"
-"$smctl" gen-hdb "$dir/zhdb" --days 1 --rows 20000 --seed 2024 --start "$first" --compress zstd >/dev/null
-"$smctl" inspect -n 4 "$dir/zhdb/$first/quote/bid"
+seg=$(head -1 "$mnt/par.txt")
+last=$(ls "$mnt/$seg" | tail -1)
+echo "== a column read through the mount: $seg/$last/trade/price"
+"$smctl" inspect -n 8 "$mnt/$seg/$last/trade/price"
 echo
-echo "demo done: the HDB is in $dir/hdb (a stock kdb+ can \\l it); remove it with: rm -rf $dir"
+echo "demo done: a stock kdb+ can now \\l $mnt"
+echo "  smctl status --admin $adm      what smfs serves, with its counters"
+echo "  smctl stop --admin $adm        unmount and stop (or: fusermount3 -u $mnt)"

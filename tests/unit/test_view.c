@@ -1,0 +1,191 @@
+/* tests/unit/test_view.c: the view of a store that smfs serves (fs/view), without
+ * FUSE: the root shows par.txt (rewritten under v<N>$), sym and root tables and
+ * nothing else; segments live under v<N>$; an unchanged file keeps its inode across
+ * versions while directories get new ones; a new version changes exactly the names
+ * it should; an open file pins its version against vacuum and an unpinned old
+ * version answers ESTALE. Also u64map deletion, which the inode table relies on. */
+#include "testutil.h"
+
+#include <sys/stat.h>
+
+#include "core/store.h"
+#include "core/u64map.h"
+#include "fs/view.h"
+
+static void test_u64map_delete(void **state)
+{
+    (void)state;
+    struct u64map m = {0};
+    enum { N = 20000 };
+    for (uint64_t k = 1; k <= N; k++) assert_int_equal(u64map_put(&m, k * 7919, k), 0);
+    /* Delete every third key in a scattered order, so clusters get holes. */
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t k = (i * 7 % N) + 1;
+        if (k % 3 == 0) assert_true(u64map_del(&m, k * 7919));
+    }
+    for (uint64_t k = 1; k <= N; k++) {
+        uint64_t v;
+        bool have = u64map_get(&m, k * 7919, &v);
+        assert_int_equal(have, k % 3 != 0);
+        if (have) assert_int_equal(v, k);
+    }
+    assert_false(u64map_del(&m, 3 * 7919));
+    assert_int_equal(m.n, N - N / 3);
+    u64map_release(&m);
+}
+
+static char home[600];
+
+static void put(struct store_tx *tx, const char *path, const char *text)
+{
+    struct smfs_err e;
+    int rc = store_tx_put_bytes(tx, path, text, strlen(text), 0, &e);
+    if (rc) print_message("put %s: %s\n", path, e.msg);
+    assert_int_equal(rc, 0);
+}
+
+static uint64_t commit(struct store_tx *tx)
+{
+    uint64_t v;
+    struct smfs_err e;
+    int rc = store_tx_commit(tx, &v, &e);
+    if (rc) print_message("commit: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+    return v;
+}
+
+struct names { char buf[1024]; size_t n; };
+
+static bool collect(void *arg, const char *name, const struct view_attr *a, uint64_t next)
+{
+    (void)a, (void)next;
+    struct names *l = arg;
+    size_t len = strlen(l->buf);
+    snprintf(l->buf + len, sizeof l->buf - len, "%s ", name);
+    l->n++;
+    return true;
+}
+
+static const char *ls(struct view *v, uint64_t ino)
+{
+    static struct names l;
+    memset(&l, 0, sizeof l);
+    struct smfs_err e;
+    assert_int_equal(view_readdir(v, ino, 0, false, collect, &l, &e), 0);
+    return l.buf;
+}
+
+/* Look PATH up component by component from the root; each lookup is given back. */
+static int walk(struct view *v, const char *path, struct view_attr *a)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s", path);
+    uint64_t ino = VIEW_ROOT_INO;
+    struct smfs_err e;
+    for (char *save, *c = strtok_r(p, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        int rc = view_lookup(v, ino, c, a, &e);
+        if (rc) return rc;
+        ino = a->ino;
+    }
+    return 0;
+}
+
+static void test_view_tree(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/smfs-test-view.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(home, sizeof home, "%s/store", tmpl);
+    struct store_tier t[1] = {{.name = "hdb"}};
+    struct smfs_err e;
+    assert_int_equal(store_create(home, t, 1, &e), 0);
+    struct store *s;
+    struct store_opts o = {.no_sync = true};
+    assert_int_equal(store_open(home, &o, &s, NULL, &e), 0);
+    struct store_tx *tx;
+    assert_int_equal(store_tx_begin(s, &tx, &e), 0);
+    put(tx, "par.txt", "hdb\nslow\ns3://bucket/db\n");
+    put(tx, "sym", "sym v1");
+    put(tx, "hdb/2024.01.02/trade/.d", "d");
+    put(tx, "hdb/2024.01.02/trade/price", "p1");
+    put(tx, "slow/2023.01.02/trade/price", "p0");
+    put(tx, "ref/.d", "d");
+    assert_int_equal(commit(tx), 1);
+
+    struct view *v;
+    assert_int_equal(view_new(s, &v, &e), 0);
+    assert_string_equal(ls(v, VIEW_ROOT_INO), "par.txt ref sym v1$ ");
+    struct view_attr a, a1, d1, vd;
+    assert_int_equal(walk(v, "hdb", &a), -ENOENT);     /* segments only under v<N>$ */
+    assert_int_equal(walk(v, "v2$", &a), -ENOENT);
+    assert_int_equal(walk(v, "v01$", &a), -ENOENT);
+    assert_int_equal(walk(v, "sym/x", &a), -ENOTDIR);
+    assert_int_equal(walk(v, "v1$", &vd), 0);
+    assert_true(S_ISDIR(vd.mode));
+    assert_string_equal(ls(v, vd.ino), "hdb slow ");
+    assert_int_equal(walk(v, "v1$/ref", &a), -ENOENT);
+
+    assert_int_equal(walk(v, "par.txt", &a), 0);
+    struct view_file f;
+    assert_int_equal(view_open(v, a.ino, &f, &e), 0);
+    assert_true(f.memory);
+    assert_int_equal(f.len, a.size);
+    assert_memory_equal(f.p, "v1$/hdb\nv1$/slow\ns3://bucket/db\n", f.len);
+    view_close(v, &f);
+
+    assert_int_equal(walk(v, "v1$/hdb/2024.01.02/trade/price", &a1), 0);
+    assert_int_equal(walk(v, "v1$/hdb/2024.01.02", &d1), 0);
+    assert_int_equal(a1.size, 2);
+
+    /* Version 2 changes sym only. */
+    assert_int_equal(store_tx_begin(s, &tx, &e), 0);
+    put(tx, "sym", "sym v2");
+    assert_int_equal(commit(tx), 2);
+    struct view_change chg;
+    assert_int_equal(view_publish(v, 0, &chg, &e), 0);
+    char got[256] = "";
+    for (size_t i = 0; i < chg.n; i++) strcat(strcat(got, chg.names[i]), " ");
+    assert_string_equal(got, "par.txt v1$ v2$ sym ");
+    view_change_free(&chg);
+    assert_string_equal(ls(v, VIEW_ROOT_INO), "par.txt ref sym v2$ ");
+
+    struct view_attr a2, d2;
+    assert_int_equal(walk(v, "v2$/hdb/2024.01.02/trade/price", &a2), 0);
+    assert_int_equal(walk(v, "v2$/hdb/2024.01.02", &d2), 0);
+    assert_int_equal(a2.ino, a1.ino);                  /* same object: same inode */
+    assert_int_not_equal(d2.ino, d1.ino);              /* one parent per directory inode */
+
+    /* An open file of version 1 keeps it; closed, vacuum may drop it. */
+    assert_int_equal(walk(v, "v1$/hdb/2024.01.02/trade/.d", &a), 0);
+    assert_int_equal(view_open(v, a.ino, &f, &e), 0);
+    struct store_vacuum_opts vo = {.keep = 1};
+    struct store_vacuum_report rep;
+    assert_int_equal(store_vacuum(s, &vo, &rep, &e), 0);
+    assert_int_equal(rep.versions_dropped, 0);
+    view_close(v, &f);
+    assert_int_equal(store_vacuum(s, &vo, &rep, &e), 0);
+    assert_int_equal(rep.versions_dropped, 1);
+    assert_int_equal(view_lookup(v, d1.ino, "trade", &a, &e), -ESTALE);
+    assert_int_equal(walk(v, "v1$", &a), -ENOENT);
+
+    assert_int_equal(view_vdir_version("v12$"), 12);
+    assert_int_equal(view_vdir_version("v0$"), 0);
+    assert_int_equal(view_vdir_version("v1"), 0);
+    assert_int_equal(view_vdir_version("v1$x"), 0);
+    assert_int_equal(view_vdir_version("v99999999999999999999$"), 0);
+
+    view_free(v);
+    store_close(s);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_u64map_delete),
+        cmocka_unit_test(test_view_tree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
