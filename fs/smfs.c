@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/fileio.h"
 #include "core/fault.h"
 #include "core/import.h"
 #include "core/store.h"
@@ -255,12 +256,24 @@ int main(int argc, char **argv)
         log_err("%s", e.msg);
         goto out;
     }
-    char admin[PATH_MAX];
-    if (cli.admin) snprintf(admin, sizeof admin, "%s", cli.admin);
-    else if (admin_default_path(cfg, admin, sizeof admin, &e)) {
+    /* Absolute paths: a daemon works from "/" once detached. */
+    char admin[PATH_MAX], mntabs[PATH_MAX], cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "/");
+    if (cli.admin && file_join(admin, sizeof admin, cli.admin[0] == '/' ? "" : cwd, cli.admin)) {
+        log_err("--admin: path too long");
+        goto out;
+    } else if (!cli.admin && admin_default_path(cfg, admin, sizeof admin, &e)) {
         log_err("%s", e.msg);
         goto out;
     }
+    if (!realpath(mnt, mntabs)) {
+        if (errno != ENOTCONN) {
+            log_err("mount point '%s': %s", mnt, strerror(errno));
+            goto out;
+        }
+        snprintf(mntabs, sizeof mntabs, "%s", mnt);   /* a dead mount: mount_new clears it */
+    }
+    mnt = mntabs;
 
     bool vanilla = cli.vanilla;
     if (!vanilla && access("/dev/fuse", R_OK | W_OK)) {

@@ -11,3 +11,14 @@ expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 # expect_in WHAT HAYSTACK NEEDLE
 expect_in() { case "$2" in *"$3"*) ;; *) fail "$1: '$3' not in: $2";; esac; }
 need_golden() { [ -d "$GOLDEN" ] || { echo "golden folder absent ($GOLDEN)"; exit 77; }; }
+# smfs_wait PID ADMIN_SOCKET LOG: wait until the smfs started as PID answers on its
+# admin socket (it opens that once the mount or the symlink tree is up; a file test
+# could be answered from the kernel's cache of a dead mount). Fails with its log.
+smfs_wait() {
+    _i=0
+    until "$SMCTL" status --admin "$2" >/dev/null 2>&1; do
+        _i=$((_i + 1)); [ $_i -lt 300 ] || fail "smfs did not start: $(tail -5 "$3")"
+        kill -0 "$1" 2>/dev/null || fail "smfs exited: $(tail -5 "$3")"
+        sleep 0.1
+    done
+}

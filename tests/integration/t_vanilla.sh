@@ -10,16 +10,11 @@ RC="$BUILD/tests/readcmp"
 V="$T/tree"
 A="$T/adm.sock"
 pid=
-trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid"; rm -rf "$T"' EXIT
 start() {
     "$SMFS" -c "$T/a.yaml" --admin "$A" --vanilla -f "$V" 2>>"$T/log" &
     pid=$!
-    i=0
-    until "$SMCTL" status --admin "$A" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -lt 300 ] || fail "smfs --vanilla did not start: $(tail -5 "$T/log")"
-        kill -0 "$pid" 2>/dev/null || fail "smfs exited: $(tail -5 "$T/log")"
-        sleep 0.1
-    done
+    smfs_wait "$pid" "$A" "$T/log"
 }
 
 sed "s#/var/lib/smfs#$T#g" <<EOF2 >"$T/a.yaml"

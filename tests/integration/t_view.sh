@@ -24,14 +24,7 @@ mounted() { grep -q " $M fuse" /proc/mounts; }
 start() {
     "$SMFS" -c "$T/a.yaml" --admin "$A" -f "$@" "$M" 2>>"$T/log" &
     pid=$!
-    i=0
-    # The admin socket answers once the mount is up (a file test could be answered
-    # from the kernel's cache of a dead mount).
-    until "$SMCTL" status --admin "$A" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -lt 300 ] || fail "smfs did not mount: $(tail -5 "$T/log")"
-        kill -0 "$pid" 2>/dev/null || fail "smfs exited: $(tail -5 "$T/log")"
-        sleep 0.1
-    done
+    smfs_wait "$pid" "$A" "$T/log"
 }
 stat_of() { "$SMCTL" status --admin "$A" --json | jq -r "$1"; }
 
