@@ -211,9 +211,7 @@ int import_store_open(const struct cfg *c, bool create, struct store **out,
     struct store_tier tiers[STORE_TIERS_MAX];
     size_t n = c && !c->nerrors ? store_tiers(c, tiers) : 0;
     if (!n) return err_set(err, -EINVAL, "the assembly has no local date tier to hold a store");
-    char p[4200];
-    snprintf(p, sizeof p, "%s/STORE", tiers[0].path);
-    if (!exists(p)) {
+    if (!store_exists(tiers[0].path)) {
         if (!create)
             return err_set(err, -ENOENT, "no store at '%s' (the first date tier's store): import a "
                            "database with smctl import, or start smfs, first", tiers[0].path);
@@ -285,8 +283,7 @@ static int fill_scan_sources(struct imp *im, struct scan *sc)
         if (!im->src[i]) continue;
         if (!(s->dir = strdup(im->src[i]))) return -ENOMEM;
         char p[4200];
-        snprintf(p, sizeof p, "%s/STORE", s->dir);
-        bool store = exists(p);
+        bool store = store_exists(s->dir);
         PJOIN(p, s->dir, IMPORT_JOURNAL);
         s->store_dir = store || exists(p);
         struct stat a, b;
@@ -527,9 +524,7 @@ static int do_rollback(struct imp *im, struct smfs_err *err)
     int rc = 0;
     if (strcmp(im->state, "restored")) {
         if (strcmp(im->state, "rollback") && (rc = journal_write(im, "rollback", err)) < 0) return rc;
-        char p[4200];
-        snprintf(p, sizeof p, "%s/STORE", im->home);
-        if (!im->s && exists(p)) {
+        if (!im->s && store_exists(im->home)) {
             struct store_recovery rep;
             rc = store_open(im->home, &im->sopts, &im->s, &rep, err);
             if (rc < 0) return err_wrap(err, "rollback");
@@ -784,9 +779,7 @@ int import_run(const struct import_opts *o, struct import_summary *sum, struct s
         if ((rc = pick_sources(&im, err)) < 0) goto out;
     }
 
-    char sp[4200];
-    snprintf(sp, sizeof sp, "%s/STORE", im.home);
-    bool have_store = exists(sp);
+    bool have_store = store_exists(im.home);
     if (have_store && !o->dry_run) {
         struct store_recovery rep;
         if ((rc = store_open(im.home, &im.sopts, &im.s, &rep, err)) < 0) goto out;

@@ -129,6 +129,14 @@ int store_path_split(const char *path, const char **comp, size_t *clen, size_t *
 
 /* ---- create ---- */
 
+bool store_exists(const char *home)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/STORE", home);
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
 static int write_store_file(const char *home, const struct store_tier *t, size_t n,
                             struct smfs_err *err)
 {
@@ -182,8 +190,7 @@ int store_create(const char *home, const struct store_tier *tiers, size_t ntiers
     int rc = file_mkdirs(home, 0755, err);
     if (rc < 0) return rc;
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/STORE", home);
-    if (access(p, F_OK) == 0)
+    if (store_exists(home))
         return err_set(err, -EEXIST, "'%s' is already a store", home);
     snprintf(p, sizeof p, "%s/packs", home);
     if ((rc = file_mkdirs(p, 0755, err)) < 0) return rc;

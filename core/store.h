@@ -100,6 +100,9 @@ struct store_version {
 int store_create(const char *home, const struct store_tier *tiers, size_t ntiers,
                  struct smfs_err *err) __attribute__((warn_unused_result));
 
+/* HOME holds a store (store_create finished there: its STORE file exists). */
+bool store_exists(const char *home);
+
 /* Open HOME: take the lock (-EBUSY "store … is in use by process N" if another
  * process holds it), scan the log, cut off a torn tail (reported in *rep, which may be
  * NULL), and remove packs a finished compaction left behind. -EIO if the log is

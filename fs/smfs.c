@@ -140,10 +140,8 @@ static void import_diag(void *arg, const char *line)
 static int initial_import(const struct cfg *c)
 {
     const char *state = import_state(c);
-    char p[PATH_MAX];
     struct stat st;
-    snprintf(p, sizeof p, "%s/STORE", c->date_tiers[0]->store.path);
-    bool have_store = stat(p, &st) == 0;
+    bool have_store = store_exists(c->date_tiers[0]->store.path);
     if (!strcmp(state, "rollback")) {
         log_err("an import rollback was interrupted in %s: finish it with 'smctl import --rollback' "
                 "first", c->date_tiers[0]->store.path);

@@ -101,7 +101,6 @@ int view_readdir(struct view *v, uint64_t ino, uint64_t off, bool plus, view_dir
 
 /* Open file INO: what it reads, with its version pinned (not vacuumed) until
  * view_close. -EISDIR for a directory, -ESTALE if its version was vacuumed. */
-struct vver;
 int view_open(struct view *v, uint64_t ino, struct view_file *out, struct smfs_err *err)
         __attribute__((warn_unused_result));
 void view_close(struct view *v, struct view_file *f);

@@ -32,9 +32,10 @@ void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Nonzero (message printed) if there is none to be had. */
 int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n);
 
-/* One request to the daemon. 0 with *reply (caller decrefs) when it said ok;
- * otherwise 1 with the reason (and any "diag" lines) printed. */
+/* One request to the daemon; any "diag" lines of the reply are printed. 0 with *reply
+ * (caller decrefs) when it said ok; 1 with "smctl: CMD: why" printed otherwise; -1,
+ * silently, when no daemon answers and ABSENT_OK (the caller works offline instead). */
 #include <jansson.h>
-int smctl_admin_call(const char *path, json_t *req, json_t **reply);
+int smctl_admin_call(const char *path, json_t *req, json_t **reply, bool absent_ok);
 
 #endif

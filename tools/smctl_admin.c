@@ -29,24 +29,26 @@ int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n
     return rc;
 }
 
-int smctl_admin_call(const char *path, json_t *req, json_t **reply)
+int smctl_admin_call(const char *path, json_t *req, json_t **reply, bool absent_ok)
 {
+    const char *cmd = json_string_value(json_object_get(req, "cmd"));
     struct smfs_err e;
+    *reply = NULL;
     int rc = admin_call(path, req, reply, &e);
     if (rc == -ENOENT || rc == -ECONNREFUSED) {
-        smctl_errf("no smfs is running for this store (nothing answers on %s)", path);
+        if (absent_ok) return -1;
+        smctl_errf("%s: no smfs is running for this store (nothing answers on %s)", cmd, path);
         return 1;
     }
     if (rc) {
-        smctl_errf("%s", e.msg);
+        smctl_errf("%s: %s", cmd, e.msg);
         return 1;
     }
+    json_t *d = json_object_get(*reply, "diag"), *l;
+    size_t i;
+    json_array_foreach(d, i, l) printf("%s\n", json_string_value(l));
     if (!json_is_true(json_object_get(*reply, "ok"))) {
-        json_t *d = json_object_get(*reply, "diag");
-        size_t i;
-        json_t *l;
-        json_array_foreach(d, i, l) printf("%s\n", json_string_value(l));
-        smctl_errf("%s", json_string_value(json_object_get(*reply, "error")));
+        smctl_errf("%s: %s", cmd, json_string_value(json_object_get(*reply, "error")));
         json_decref(*reply);
         *reply = NULL;
         return 1;
@@ -141,7 +143,7 @@ int smctl_daemon(int argc, char **argv)
     if (smctl_admin_path(cfgpath, given, path, sizeof path)) return 1;
     json_t *req = json_pack("{s:s}", "cmd", cmd), *r = NULL;
     if (!strcmp(cmd, "vacuum")) json_object_set_new(req, "keep", json_integer(keep));
-    int rc = smctl_admin_call(path, req, &r);
+    int rc = smctl_admin_call(path, req, &r, false);
     json_decref(req);
     if (rc) return rc;
     if (json) {

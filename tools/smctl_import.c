@@ -198,23 +198,10 @@ static int ingest_via_daemon(const struct cfg *cfg, const char *given, const str
     }
     json_t *req = json_pack("{s:s,s:s,s:b,s:b,s:b}", "cmd", "ingest", "dir", dir, "verify", o->verify,
                             "dry_run", o->dry_run, "keep_staging", o->keep_staging), *r = NULL;
-    int rc = admin_call(path, req, &r, &e);
-    if (rc == -ENOENT || rc == -ECONNREFUSED) {
-        json_decref(req);
-        if (given) smctl_errf("ingest: no smfs answers on %s", given);
-        return given ? 1 : -1;
-    }
-    rc = rc ? (smctl_errf("ingest: %s", e.msg), 1) : 0;
+    /* No daemon: work offline, unless the user named one. */
+    int rc = smctl_admin_call(path, req, &r, !given);
     json_decref(req);
-    if (rc) return 1;
-    json_t *d = json_object_get(r, "diag"), *l;
-    size_t i;
-    json_array_foreach(d, i, l) printf("%s\n", json_string_value(l));
-    if (!json_is_true(json_object_get(r, "ok"))) {
-        smctl_errf("ingest: %s", json_string_value(json_object_get(r, "error")));
-        json_decref(r);
-        return 1;
-    }
+    if (rc) return rc;
     struct ingest_summary sum = {0};
 #define F(k) sum.k = (uint64_t)json_integer_value(json_object_get(r, #k))
     F(added); F(replaced); F(tables); F(files); F(bytes); F(filled); F(new_symbols); F(remapped); F(version);
