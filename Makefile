@@ -13,7 +13,7 @@ CPPFLAGS := -I. -MMD -MP
 ALLCFLAGS = $(CFLAGS_W) $(OPT) -g $(SAN) $(CPPFLAGS) $(CFLAGS)
 LDLIBS_CORE  := -lxxhash -lyaml -lz -llz4 -lzstd -lsnappy -lm
 LDLIBS_TOOLS := -ljansson
-LDLIBS_IPC   := -lcrypto
+LDLIBS_IPC   := -lcrypto -lmicrohttpd -lcurl
 FUSE_CFLAGS  := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
 LDLIBS_FUSE  := -lfuse3 -pthread
 

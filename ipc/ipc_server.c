@@ -76,6 +76,8 @@ struct ipc_server {
     uint64_t               next_id;
     ipc_close_fn          *on_close;
     void                  *close_arg;
+    ipc_response_fn       *on_response;
+    void                  *response_arg;
     struct ipc_stats       st;
 };
 
@@ -270,7 +272,7 @@ static struct k *call(struct conn *c, struct k *x, bool sync, char **fname)
         k_free(args);
         return k_error(*fname);   /* kdb+: an undefined name is its own error */
     }
-    struct ipc_call cl = {s, c->id, c->user ? c->user : "", *fname, args, sync};
+    struct ipc_call cl = {s, c->id, c->user ? c->user : "", c->peer, *fname, args, sync};
     struct k *r = h->fn(&cl, h->arg);
     k_free(args);
     return r;
@@ -287,7 +289,12 @@ static void dispatch(struct conn *c, const uint8_t *msg, size_t n)
         conn_kill(c, true, "bad message: %s", err.msg);
         return;
     }
-    if (type == IPC_RESPONSE) {   /* we never ask, so nobody should answer */
+    if (type == IPC_RESPONSE && s->on_response) {   /* the answer to a sync message we sent */
+        s->on_response(s, c->id, x, s->response_arg);
+        k_free(x);
+        return;
+    }
+    if (type == IPC_RESPONSE) {   /* we never asked, so nobody should answer */
         logf_(s, IPC_LOG_WARN, "connection %llu (%s): unexpected response message ignored",
               (unsigned long long)c->id, c->peer);
         k_free(x);
@@ -297,6 +304,7 @@ static void dispatch(struct conn *c, const uint8_t *msg, size_t n)
     struct k *r = call(c, x, type == IPC_SYNC, &fname);
     k_free(x);
     if (!r) r = k_error("wsfull");
+    if (r && r->t == KT_ERROR) s->st.errors++;
     if (type == IPC_SYNC && !c->dead) {
         if (conn_send(c, IPC_RESPONSE, r, &err) && !c->dead) {
             struct k *e = k_error(err.code == -EMSGSIZE ? "limit" : "wsfull");
@@ -679,6 +687,12 @@ void ipc_server_on_close(struct ipc_server *s, ipc_close_fn *fn, void *arg)
 {
     s->on_close = fn;
     s->close_arg = arg;
+}
+
+void ipc_server_on_response(struct ipc_server *s, ipc_response_fn *fn, void *arg)
+{
+    s->on_response = fn;
+    s->response_arg = arg;
 }
 
 int ipc_server_port(const struct ipc_server *s)

@@ -50,6 +50,7 @@ struct ipc_call {
     struct ipc_server *srv;
     uint64_t           conn;   /* connection id: never reused while the server lives */
     const char        *user;   /* as logged in ("" if none given) */
+    const char        *peer;   /* "127.0.0.1:40112", "unix" */
     const char        *name;   /* the function called */
     struct k          *args;   /* general list of the arguments, server-owned; a handler
                                   may take an item by replacing it with NULL */
@@ -61,11 +62,14 @@ struct ipc_call {
  * (errors logged). */
 typedef struct k *ipc_handler_fn(struct ipc_call *call, void *arg);
 typedef void ipc_close_fn(struct ipc_server *srv, uint64_t conn, void *arg);
+/* A response message from a peer (to a sync message smfs sent it). X is borrowed. */
+typedef void ipc_response_fn(struct ipc_server *srv, uint64_t conn, const struct k *x, void *arg);
 
 struct ipc_stats {
     uint64_t conns;            /* open now */
     uint64_t accepted, refused_full, refused_login, dropped;   /* dropped: protocol, limit, stall */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
+    uint64_t errors;           /* calls answered with a q error */
 };
 
 int ipc_server_new(struct ev_loop *loop, const struct ipc_server_opts *o, struct ipc_server **out,
@@ -77,6 +81,8 @@ void ipc_server_free(struct ipc_server *s);
 int ipc_server_handle(struct ipc_server *s, const char *name, ipc_handler_fn *fn, void *arg)
         __attribute__((warn_unused_result));
 void ipc_server_on_close(struct ipc_server *s, ipc_close_fn *fn, void *arg);
+/* Without it, responses are logged and dropped. */
+void ipc_server_on_response(struct ipc_server *s, ipc_response_fn *fn, void *arg);
 
 /* The TCP port bound (useful with port 0); -1 without TCP. */
 int ipc_server_port(const struct ipc_server *s);
