@@ -1,41 +1,24 @@
-/* fs/control.c: see control.h. */
-#include "control.h"
+/* fs/control.c: see control.h. This file: the two threads, the writer's jobs, the
+ * admin socket and SIGHUP. The SM API and metrics are in control_api.c. */
+#include "control_int.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/import.h"
+#include "core/k_fmt.h"
 #include "fs/log.h"
 #include "fs/vanilla.h"
-#include "ipc/admin.h"
-#include "ipc/ev.h"
 
-struct job {
-    uint64_t    req;
-    char        cmd[16];
-    json_t     *body, *reply;
-    struct job *next;
-};
+#define DAY_NS INT64_C(86400000000000)
+#define Q_EPOCH_DAYS 10957   /* 1970.01.01 → 2000.01.01 */
 
-struct control {
-    struct control_opts o;
-    struct ev_loop     *loop;
-    struct admin       *admin;
-    pthread_t           loop_th, writer_th;
-    bool                loop_started, writer_started;
-    pthread_mutex_t     mu;
-    pthread_cond_t      cv;
-    struct job         *todo, *done;   /* FIFO by append at the tail */
-    bool                stopping;
-    int64_t             started_ns;
-};
-
-static int64_t now_ns(void)
+int64_t ctl_now_rt(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -49,10 +32,19 @@ static void push(struct job **q, struct job *j)
     *q = j;
 }
 
+static void note_free(struct commit_note *n)
+{
+    if (!n) return;
+    free(n->sigs);
+    if (n->old) store_snap_put(n->old);
+    free(n);
+}
+
 static void job_free(struct job *j)
 {
     json_decref(j->body);
     json_decref(j->reply);
+    note_free(j->note);
     free(j);
 }
 
@@ -69,6 +61,89 @@ int control_publish(const struct control_opts *o, struct smfs_err *err)
     return rc;
 }
 
+/* ---- reload signals of a version -------------------------------------------------- */
+
+static int64_t unix_of_days(int32_t qdays)
+{
+    return ((int64_t)qdays + Q_EPOCH_DAYS) * DAY_NS;
+}
+
+/* The first and last date partition of SNAP over every local date tier. */
+static int date_range(struct control *c, struct store_snap *snap, int32_t *lo, int32_t *hi,
+                      struct smfs_err *err)
+{
+    enum { BATCH = 256 };
+    const struct cfg *cfg = c->o.cfg;
+    struct store_entry *ents = malloc(BATCH * sizeof *ents);
+    if (!ents) return err_set(err, -ENOMEM, "out of memory");
+    *lo = INT32_MAX;
+    *hi = INT32_MIN;
+    int rc = 0;
+    for (size_t t = 0; t < cfg->ndate && !rc; t++) {
+        const char *seg = cfg->date_tiers[t]->segment;
+        struct store_entry d;
+        if (!seg) continue;
+        rc = store_lookup(snap, seg, &d, err);
+        if (rc == -ENOENT || (!rc && d.kind != STORE_DIR)) {
+            rc = 0;
+            continue;
+        }
+        for (uint64_t at = 0; !rc;) {
+            size_t n = 0;
+            rc = store_dir_read(c->o.store, d.id, at, ents, BATCH, &n, err);
+            for (size_t i = 0; !rc && i < n; i++) {
+                int32_t day;
+                if (ents[i].kind != STORE_DIR || !k_parse_date(ents[i].name, &day)) continue;
+                if (day < *lo) *lo = day;
+                if (day > *hi) *hi = day;
+            }
+            if (n < BATCH) break;
+            at += n;
+        }
+    }
+    free(ents);
+    return rc;
+}
+
+/* sm-spec §4.1 for the mounts of an assembly whose only written tiers are dates:
+ *   date mount     minTS = first day 00:00, maxTS = last day's last nanosecond
+ *   ordinal mount  minTS = HDB maxTS + 1ns, maxTS = minTS - 1ns: nothing written
+ *                  since (intervals come with end-of-interval writedown)
+ *   stream mount   minTS = HDB maxTS + 1ns; startTS, endTS, pos null (no _prtnEnd)
+ * An empty HDB has null bounds everywhere. */
+int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const struct cfg_mount *changed,
+                struct reload_signal **out, size_t *n, struct smfs_err *err)
+{
+    const struct cfg *cfg = c->o.cfg;
+    int32_t lo, hi;
+    int rc = date_range(c, snap, &lo, &hi, err);
+    if (rc) return rc;
+    struct reload_signal *sigs = calloc(cfg->nmounts ? cfg->nmounts : 1, sizeof *sigs);
+    if (!sigs) return err_set(err, -ENOMEM, "out of memory");
+    int64_t hmin = lo <= hi ? unix_of_days(lo) : KNULL_J;
+    int64_t hmax = lo <= hi ? unix_of_days(hi + 1) - 1 : KNULL_J;
+    int64_t after = hmax == KNULL_J ? KNULL_J : hmax + 1;
+    for (size_t i = 0; i < cfg->nmounts; i++) {
+        const struct cfg_mount *m = &cfg->mounts[i];
+        struct reload_signal *g = &sigs[i];
+        *g = (struct reload_signal){.mount = m, .version = store_snap_version(snap), .ts = ts,
+                                    .min_ts = KNULL_J, .max_ts = KNULL_J, .start_ts = KNULL_J,
+                                    .end_ts = KNULL_J, .pos = KNULL_J, .changed = m == changed};
+        if (m->type == CFG_MOUNT_STREAM) {
+            g->min_ts = after;
+        } else if (m->partition == CFG_PART_DATE) {
+            g->min_ts = hmin;
+            g->max_ts = hmax;
+        } else {
+            g->min_ts = after;
+            g->max_ts = hmax;
+        }
+    }
+    *out = sigs;
+    *n = cfg->nmounts;
+    return 0;
+}
+
 /* ---- writer jobs --------------------------------------------------------------- */
 
 static void diag_json(void *arg, const char *line)
@@ -76,7 +151,39 @@ static void diag_json(void *arg, const char *line)
     json_array_append_new(arg, json_string(line));
 }
 
-static json_t *run_ingest(struct control *c, json_t *body)
+/* After a commit: pin the version being replaced, publish the new one, compute the
+ * new signals. The order matters:
+ *   - the pin comes before the publish, so the old version cannot be vacuumed in the
+ *     gap between the view letting it go and the reload registry taking it (vacuum
+ *     also runs on this thread, but the pin makes that independent of scheduling);
+ *   - the signals are sent (by the loop, after this returns) only once the view and
+ *     the kernel show the new version, so a client that reloads on its callback
+ *     finds it. */
+static int publish_commit(struct control *c, int64_t start_rt, struct commit_note **out,
+                          struct smfs_err *err)
+{
+    struct commit_note *note = calloc(1, sizeof *note);
+    if (!note) return err_set(err, -ENOMEM, "out of memory");
+    uint64_t old = view_current(c->o.view);
+    struct smfs_err pe = {0};
+    if (old && store_snap_get(c->o.store, old, &note->old, &pe)) {
+        log_warn("version %llu could not be held for acknowledgements: %s", (unsigned long long)old, pe.msg);
+        note->old = NULL;
+    }
+    int rc = control_publish(&c->o, err);
+    struct store_snap *cur = NULL;
+    if (!rc) rc = store_snap_get(c->o.store, view_current(c->o.view), &cur, err);
+    if (!rc) rc = ctl_signals(c, cur, start_rt, c->o.cfg->hdb, &note->sigs, &note->n, err);
+    if (cur) store_snap_put(cur);
+    if (rc) {
+        note_free(note);
+        return rc;
+    }
+    *out = note;
+    return 0;
+}
+
+static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **note)
 {
     const char *dir = json_string_value(json_object_get(body, "dir"));
     if (!dir) return admin_error("ingest needs \"dir\": the staging directory");
@@ -93,10 +200,18 @@ static json_t *run_ingest(struct control *c, json_t *body)
     };
     struct ingest_summary sum;
     struct smfs_err e = {0};
+    int64_t start_rt = ctl_now_rt();
     int rc = ingest_run(c->o.store, &io, &sum, &e);
-    if (!rc && !io.dry_run) {
+    if (rc) {
+        log_warn("ingest %s: %s", dir, e.msg);
+        json_t *r = admin_error("%s", e.msg);
+        json_object_set_new(r, "diag", diag);
+        return r;
+    }
+    int64_t committed_rt = ctl_now_rt();
+    if (!io.dry_run) {
         struct smfs_err pe = {0};
-        if (control_publish(&c->o, &pe)) {
+        if (publish_commit(c, start_rt, note, &pe)) {
             /* The commit is durable; only what readers see lags. Say so, loudly. */
             log_err("version %llu committed but not published: %s", (unsigned long long)sum.version, pe.msg);
             json_t *r = admin_error("version %llu committed but not published: %s",
@@ -104,42 +219,74 @@ static json_t *run_ingest(struct control *c, json_t *body)
             json_object_set_new(r, "diag", diag);
             return r;
         }
+        log_info("ingest %s: version %llu (%llu added, %llu replaced, %llu files)", dir,
+                 (unsigned long long)sum.version, (unsigned long long)sum.added,
+                 (unsigned long long)sum.replaced, (unsigned long long)sum.files);
     }
-    if (rc) {
-        log_warn("ingest %s: %s", dir, e.msg);
-        json_t *r = admin_error("%s", e.msg);
-        json_object_set_new(r, "diag", diag);
-        return r;
-    }
-    log_info("ingest %s: version %llu (%llu added, %llu replaced, %llu files)", dir,
-             (unsigned long long)sum.version, (unsigned long long)sum.added,
-             (unsigned long long)sum.replaced, (unsigned long long)sum.files);
-    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "ok", 1,
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "ok", 1,
                      "version", (json_int_t)sum.version, "added", (json_int_t)sum.added,
                      "replaced", (json_int_t)sum.replaced, "tables", (json_int_t)sum.tables,
                      "files", (json_int_t)sum.files, "bytes", (json_int_t)sum.bytes,
                      "filled", (json_int_t)sum.filled, "new_symbols", (json_int_t)sum.new_symbols,
-                     "remapped", (json_int_t)sum.remapped, "diag", diag);
+                     "remapped", (json_int_t)sum.remapped, "committed_ns", (json_int_t)committed_rt,
+                     "diag", diag);
 }
 
-static json_t *run_vacuum(struct control *c, json_t *body)
+/* Whether a vacuum keeping KEEP would drop anything: some version beyond the newest
+ * KEEP that nobody pins. Saves a whole-store sweep after every close. */
+static bool droppable(struct control *c, uint32_t keep)
+{
+    struct store_version *v = NULL;
+    size_t n = 0;
+    struct smfs_err e = {0};
+    if (store_versions(c->o.store, &v, &n, &e)) return true;   /* let vacuum say what is wrong */
+    bool any = false;
+    uint64_t cur = store_current(c->o.store);
+    for (size_t i = 0; i + keep < n; i++)
+        if (!v[i].pins && v[i].version != cur) any = true;
+    store_versions_free(v, n);
+    return any;
+}
+
+static json_t *run_vacuum(struct control *c, json_t *body, bool automatic)
 {
     json_t *k = json_object_get(body, "keep");
     json_int_t keep = k ? json_integer_value(k) : 1;
     if (keep < 1 || keep > UINT32_MAX) return admin_error("vacuum: \"keep\" must be a whole number >= 1");
+    if (automatic && !droppable(c, (uint32_t)keep)) return json_pack("{s:b,s:i}", "ok", 1, "versions_dropped", 0);
     struct store_vacuum_opts vo = {.keep = (uint32_t)keep};
     struct store_vacuum_report rep;
     struct smfs_err e = {0};
     int rc = store_vacuum(c->o.store, &vo, &rep, &e);
     if (!rc && c->o.vanilla_dir) rc = vanilla_publish(c->o.vanilla_dir, c->o.view, c->o.store, &e);
-    if (rc) return admin_error("vacuum: %s", e.msg);
-    log_info("vacuum: %u versions dropped, %llu objects (%llu bytes) removed", rep.versions_dropped,
-             (unsigned long long)rep.objects_removed, (unsigned long long)rep.object_bytes);
+    if (rc) {
+        if (automatic) log_err("automatic vacuum: %s", e.msg);
+        return admin_error("vacuum: %s", e.msg);
+    }
+    if (rep.versions_dropped || !automatic)
+        log_info("%svacuum: %u versions dropped, %llu objects (%llu bytes) removed", automatic ? "automatic " : "",
+                 rep.versions_dropped, (unsigned long long)rep.objects_removed,
+                 (unsigned long long)rep.object_bytes);
     return json_pack("{s:b,s:i,s:i,s:I,s:I,s:i,s:I}", "ok", 1,
                      "versions_dropped", (int)rep.versions_dropped, "versions_kept", (int)rep.versions_kept,
                      "objects_removed", (json_int_t)rep.objects_removed,
                      "object_bytes", (json_int_t)rep.object_bytes, "packs_removed", (int)rep.packs_removed,
                      "pack_bytes", (json_int_t)rep.pack_bytes);
+}
+
+static json_t *run_verify(struct control *c)
+{
+    json_t *problems = json_array();
+    struct store_verify_report rep = {0};
+    struct smfs_err e = {0};
+    int rc = store_verify(c->o.store, diag_json, problems, &rep, &e);
+    json_t *r = json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:o}", "ok", rc == 0, "versions", (int)rep.versions,
+                          "trees", (int)rep.trees, "objects", (json_int_t)rep.objects,
+                          "bytes", (json_int_t)rep.bytes, "unchecked", (json_int_t)rep.unchecked,
+                          "problems", (json_int_t)rep.problems, "diag", problems);
+    if (rc && r) json_object_set_new(r, "error", json_string(e.msg));
+    if (rc) log_err("verify: %s", e.msg);
+    return r;
 }
 
 static void *writer_main(void *arg)
@@ -152,13 +299,44 @@ static void *writer_main(void *arg)
         struct job *j = c->todo;
         c->todo = j->next;
         pthread_mutex_unlock(&c->mu);
-        j->reply = !strcmp(j->cmd, "ingest") ? run_ingest(c, j->body) : run_vacuum(c, j->body);
+        if (!strcmp(j->cmd, "ingest")) j->reply = run_ingest(c, j->body, &j->note);
+        else if (!strcmp(j->cmd, "verify")) j->reply = run_verify(c);
+        else j->reply = run_vacuum(c, j->body, j->req == 0);
         pthread_mutex_lock(&c->mu);
         push(&c->done, j);
         ev_wake(c->loop);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
+}
+
+static void enqueue(struct control *c, struct job *j)
+{
+    pthread_mutex_lock(&c->mu);
+    push(&c->todo, j);
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* One automatic vacuum at a time; a request while one is queued or running asks for
+ * another afterwards (what it should reclaim may have been pinned when it looked). */
+void ctl_queue_vacuum(struct control *c)
+{
+    if (!c->o.auto_vacuum) return;
+    if (c->vacuum_queued) {
+        c->vacuum_again = true;
+        return;
+    }
+    struct job *j = calloc(1, sizeof *j);
+    if (!j || !(j->body = json_pack("{s:I}", "keep", (json_int_t)(c->o.keep_versions ? c->o.keep_versions : 1)))) {
+        free(j);
+        log_err("automatic vacuum: out of memory");
+        return;
+    }
+    snprintf(j->cmd, sizeof j->cmd, "vacuum");
+    c->vacuum_queued = true;
+    c->vacuum_again = false;
+    enqueue(c, j);
 }
 
 /* ---- the loop thread --------------------------------------------------------------- */
@@ -173,36 +351,52 @@ static void on_wake(struct ev_loop *loop, void *arg)
     pthread_mutex_unlock(&c->mu);
     while (d) {
         struct job *n = d->next;
-        admin_reply(c->admin, d->req, d->reply);
-        d->reply = NULL;
+        bool ok = d->reply && json_is_true(json_object_get(d->reply, "ok"));
+        if (!strcmp(d->cmd, "ingest")) {
+            if (d->note) c->n.commits++;
+            else if (!ok) c->n.ingest_errors++;
+        } else if (!strcmp(d->cmd, "vacuum")) {
+            c->n.vacuums++;
+            c->n.vacuum_versions += (uint64_t)json_integer_value(json_object_get(d->reply, "versions_dropped"));
+        } else if (!strcmp(d->cmd, "verify")) {
+            c->n.verifies++;
+        }
+        if (d->note) {
+            api_commit(c, d->note);   /* takes the pin the note holds */
+        }
+        if (d->req) {
+            admin_reply(c->admin, d->req, d->reply);
+            d->reply = NULL;
+        } else if (!strcmp(d->cmd, "vacuum")) {
+            c->vacuum_queued = false;
+            if (c->vacuum_again) ctl_queue_vacuum(c);
+        }
         job_free(d);
         d = n;
     }
+    if (atomic_exchange(&c->unpinned, false)) ctl_queue_vacuum(c);
 }
 
-static json_t *status_json(struct control *c)
+/* FUSE thread, under the view's lock: note it and wake the loop, nothing more. */
+static void on_unpinned(void *arg, uint64_t version)
 {
-    struct view_stats vs;
-    view_stats(c->o.view, &vs);
-    json_t *r = json_pack("{s:b,s:i,s:s,s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I}}", "ok", 1,
-                          "pid", (int)getpid(), "mode", c->o.mount ? "fuse" : "vanilla",
-                          "mountpoint", c->o.mountpoint, "store", store_home(c->o.store),
-                          "current", (json_int_t)vs.current,
-                          "uptime_s", (json_int_t)((now_ns() - c->started_ns) / 1000000000),
-                          "view", "inodes", (json_int_t)vs.inodes, "versions",
-                          (json_int_t)vs.versions, "versions_pinned", (json_int_t)vs.pinned);
-    if (r && c->o.mount) {
-        struct mount_stats ms;
-        mount_stats(c->o.mount, &ms);
-        json_object_set_new(r, "fuse", json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-            "passthrough", ms.passthrough, "readahead_kb", (int)ms.readahead_kb,
-            "lookups", (json_int_t)ms.lookups, "getattrs", (json_int_t)ms.getattrs,
-            "readdirs", (json_int_t)ms.readdirs, "opens", (json_int_t)ms.opens,
-            "passthrough_opens", (json_int_t)ms.pt_opens, "reads", (json_int_t)ms.reads,
-            "read_bytes", (json_int_t)ms.read_bytes, "releases", (json_int_t)ms.releases,
-            "erofs", (json_int_t)ms.erofs));
+    (void)version;
+    struct control *c = arg;
+    atomic_store(&c->unpinned, true);
+    ev_wake(c->loop);
+}
+
+static void on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop, (void)events, (void)arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo != SIGHUP) continue;
+        /* logrotate's convention: SIGHUP reopens the log file. */
+        int rc = log_reopen();
+        if (rc) log_err("SIGHUP: cannot reopen the log file: %s", strerror(-rc));
+        else log_info("SIGHUP: log reopened");
     }
-    return r;
 }
 
 static json_t *versions_json(struct control *c)
@@ -229,11 +423,15 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
 {
     struct control *c = arg;
     if (!strcmp(cmd, "status")) {
-        admin_reply(a, req, status_json(c));
+        admin_reply(a, req, api_status_json(c));
         return;
     }
     if (!strcmp(cmd, "versions")) {
         admin_reply(a, req, versions_json(c));
+        return;
+    }
+    if (!strcmp(cmd, "clients")) {
+        admin_reply(a, req, api_clients_json(c));
         return;
     }
     if (!strcmp(cmd, "stop")) {
@@ -244,9 +442,9 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
         kill(getpid(), SIGTERM);
         return;
     }
-    if (strcmp(cmd, "ingest") && strcmp(cmd, "vacuum")) {
-        admin_reply(a, req, admin_error("unknown command '%.64s' (known: status, versions, "
-                                        "ingest, vacuum, stop)", cmd));
+    if (strcmp(cmd, "ingest") && strcmp(cmd, "vacuum") && strcmp(cmd, "verify")) {
+        admin_reply(a, req, admin_error("unknown command '%.64s' (known: status, clients, versions, "
+                                        "ingest, vacuum, verify, stop)", cmd));
         return;
     }
     struct job *j = calloc(1, sizeof *j);
@@ -257,10 +455,7 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
     j->req = req;
     snprintf(j->cmd, sizeof j->cmd, "%s", cmd);
     j->body = json_incref(body);
-    pthread_mutex_lock(&c->mu);
-    push(&c->todo, j);
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    enqueue(c, j);
 }
 
 static void *loop_main(void *arg)
@@ -271,21 +466,44 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* elements.sm.reloadTimeout, else the EOI interval (the ordinal tier's freq), else
+ * its default of ten minutes. */
+static int64_t reload_timeout(const struct cfg *cfg)
+{
+    if (cfg->sm.reload_timeout_ns > 0) return cfg->sm.reload_timeout_ns;
+    if (cfg->ordinal_tier && cfg->ordinal_tier->freq_ns > 0) return cfg->ordinal_tier->freq_ns;
+    return INT64_C(600) * 1000000000;
+}
+
 int control_start(const struct control_opts *o, struct control **out, struct smfs_err *err)
 {
     struct control *c = calloc(1, sizeof *c);
     if (!c) return err_set(err, -ENOMEM, "out of memory");
     c->o = *o;
-    c->started_ns = now_ns();
+    c->sigfd = -1;
+    c->started_ns = ctl_now_rt();
+    c->reload_timeout_ns = reload_timeout(o->cfg);
+    atomic_init(&c->unpinned, false);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     int rc = ev_new(&c->loop, err);
     if (!rc) rc = admin_new(c->loop, o->admin_path, on_admin, c, &c->admin, err);
+    if (!rc) rc = api_start(c, err);
+    if (!rc) {
+        /* SIGHUP is blocked in every thread (main blocks it before any starts), so it
+         * waits here for the loop instead of killing the daemon. */
+        sigset_t hup;
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        c->sigfd = signalfd(-1, &hup, SFD_NONBLOCK | SFD_CLOEXEC);
+        rc = c->sigfd < 0 ? err_sys(err, "signalfd", NULL) : ev_add(c->loop, c->sigfd, EV_READ, on_signal, c, err);
+    }
     if (rc) {
         control_stop(c);
         return rc;
     }
     ev_set_wake(c->loop, on_wake, c);
+    view_on_unpinned(c->o.view, on_unpinned, c);
     /* Threads inherit the mask: these two never take the stop signals. */
     sigset_t block, old;
     sigemptyset(&block);
@@ -323,6 +541,7 @@ void control_stop(struct control *c)
         ev_stop_async(c->loop);
         pthread_join(c->loop_th, NULL);
     }
+    if (c->o.view) view_on_unpinned(c->o.view, NULL, NULL);
     for (struct job *q = c->todo; q;) {
         struct job *n = q->next;
         job_free(q);
@@ -333,9 +552,24 @@ void control_stop(struct control *c)
         job_free(q);
         q = n;
     }
+    api_stop(c);
     admin_free(c->admin);
+    if (c->sigfd >= 0) {
+        if (c->loop) ev_del(c->loop, c->sigfd);
+        close(c->sigfd);
+    }
     if (c->loop) ev_free(c->loop);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
+}
+
+int control_q_port(const struct control *c)
+{
+    return c && c->q ? ipc_server_port(c->q) : -1;
+}
+
+int control_http_port(const struct control *c)
+{
+    return c && c->http ? http_port(c->http) : -1;
 }

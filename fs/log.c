@@ -2,6 +2,8 @@
 #define FUSE_USE_VERSION 314
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <fuse_log.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +13,11 @@
 #include <unistd.h>
 
 static enum log_level g_level = LOG_INFO_;
+/* Writers always use this number; log_reopen swaps the file under it with dup2, so
+ * a line being written while the file is reopened lands in one file or the other,
+ * never in a descriptor that was closed or reused. */
+static int g_fd = STDERR_FILENO;
+static char g_path[4096];
 static bool g_syslog;
 static const char *g_ident = "smfs";
 static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -22,7 +29,7 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n') msg[--n] = '\0';
-    if (g_syslog) {
+    if (g_syslog && g_fd == STDERR_FILENO) {
         static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
         syslog(prio[level], "%s", msg);
         return;
@@ -36,7 +43,7 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec, ts.tv_nsec / 1000000, g_ident, (int)getpid(), names[level], msg);
     if (l > (int)sizeof line - 1) l = (int)sizeof line - 1;
-    ssize_t w = write(STDERR_FILENO, line, (size_t)l);
+    ssize_t w = write(g_fd, line, (size_t)l);
     (void)w;
 }
 
@@ -66,6 +73,32 @@ void log_to_syslog(bool on)
 {
     if (on && !g_syslog) openlog(g_ident, LOG_PID, LOG_DAEMON);
     g_syslog = on;
+}
+
+static int open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    return fd < 0 ? -errno : fd;
+}
+
+int log_to_file(const char *path)
+{
+    if (strlen(path) >= sizeof g_path) return -ENAMETOOLONG;
+    int fd = open_log(path);
+    if (fd < 0) return fd;
+    snprintf(g_path, sizeof g_path, "%s", path);
+    g_fd = fd;
+    return 0;
+}
+
+int log_reopen(void)
+{
+    if (!g_path[0]) return 0;
+    int fd = open_log(g_path);
+    if (fd < 0) return fd;
+    int rc = dup2(fd, g_fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
 }
 
 enum log_level log_level(void)

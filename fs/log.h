@@ -1,5 +1,6 @@
-/* fs/log.h: the daemon's log: levels, to stderr (foreground) or syslog (daemon).
- * Owns:    the level and the destination (process-wide).
+/* fs/log.h: the daemon's log: levels, to stderr (foreground), a file (--log-file) or
+ * syslog (a daemon without a file).
+ * Owns:    the level and the destination (process-wide), the log file's descriptor.
  * Never:   allocates; blocks longer than one write or syslog(3); exits.
  * Threads: any thread; a line is written with one call, so lines never interleave.
  * Sequence: log_init (before threads start) → log_msg … ; log_to_syslog after
@@ -13,6 +14,11 @@ enum log_level { LOG_ERR_ = 0, LOG_WARN_, LOG_INFO_, LOG_DEBUG_ };
 
 void log_init(enum log_level level, const char *ident);
 void log_to_syslog(bool on);
+/* Append to PATH from now on (0 or -errno). */
+int  log_to_file(const char *path);
+/* Open the log file again under its name (after logrotate moved it): 0, or -errno
+ * and the old file stays in use. No-op without a log file. */
+int  log_reopen(void);
 int  log_level_parse(const char *s, enum log_level *out);   /* "error|warn|info|debug" */
 enum log_level log_level(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

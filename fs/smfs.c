@@ -9,7 +9,9 @@
 #define FUSE_USE_VERSION 314
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <curl/curl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,7 +36,8 @@
 
 struct cli {
     char    *config, *admin, *log_level, *readahead;
-    int      vanilla, no_passthrough, syslog;
+    char    *port, *q_socket, *users, *http, *keep, *log_file;
+    int      vanilla, no_passthrough, syslog, no_auto_vacuum;
     char    *pos[2];
     int      npos;
 };
@@ -57,6 +60,21 @@ static const struct fuse_opt cli_spec[] = {
     OPT("--syslog", syslog, 1),
     OPT("--readahead-kb %s", readahead, 0),
     OPT("readahead_kb=%s", readahead, 0),
+    OPT("--port %s", port, 0),
+    OPT("-p %s", port, 0),
+    OPT("port=%s", port, 0),
+    OPT("--q-socket %s", q_socket, 0),
+    OPT("q_socket=%s", q_socket, 0),
+    OPT("--users %s", users, 0),
+    OPT("users=%s", users, 0),
+    OPT("--http %s", http, 0),
+    OPT("http=%s", http, 0),
+    OPT("--keep-versions %s", keep, 0),
+    OPT("keep_versions=%s", keep, 0),
+    OPT("--no-auto-vacuum", no_auto_vacuum, 1),
+    OPT("no_auto_vacuum", no_auto_vacuum, 1),
+    OPT("--log-file %s", log_file, 0),
+    OPT("log_file=%s", log_file, 0),
     FUSE_OPT_END,
 };
 
@@ -78,6 +96,29 @@ static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
     return 0;
 }
 
+/* "[HOST:]PORT" (PORT 0..65535); HOST is returned in *host (NULL if none). */
+static int host_port(char *s, const char *what, char **host, int *port)
+{
+    char *colon = strrchr(s, ':'), *p = colon ? colon + 1 : s, *end;
+    long v = strtol(p, &end, 10);
+    if (!*p || *end || v < 0 || v > 65535) {
+        fprintf(stderr, "smfs: %s: '%s' is not [HOST:]PORT with PORT from 0 to 65535\n", what, s);
+        return -1;
+    }
+    if (colon) {
+        *colon = '\0';
+        *host = *s ? s : NULL;
+        if (*s == '[' && colon[-1] == ']') {   /* [::1]:5000 */
+            colon[-1] = '\0';
+            *host = s + 1;
+        }
+    } else {
+        *host = NULL;
+    }
+    *port = (int)v;
+    return 0;
+}
+
 static void usage(void)
 {
     printf("usage: smfs [options] MOUNTPOINT\n"
@@ -96,6 +137,18 @@ static void usage(void)
            "    --log-level=LEVEL      error, warn, info (default) or debug\n"
            "    --syslog               log to syslog even in the foreground\n"
            "    --readahead-kb=N       FUSE readahead (default: the store disk's, at least 1024)\n"
+           "    --log-file=PATH        append the log to PATH; SIGHUP reopens it (logrotate)\n"
+           "\n"
+           "Storage Manager API (reload signals for query processes):\n"
+           "    -p, --port=[HOST:]PORT q IPC port for .sm.api.register/getStatus/reloadComplete\n"
+           "                           (default $KXI_PORT; every interface unless HOST is given)\n"
+           "    --q-socket=PATH        q IPC on a Unix socket too (default: smfs.q.sock in the\n"
+           "                           store; 'none' for no socket)\n"
+           "    --users=FILE           q IPC logins, kdb+ -u style (user:password lines)\n"
+           "    --http=[HOST:]PORT     REST: POST /register, GET /status /healthz /readyz /metrics\n"
+           "                           (loopback unless HOST is given)\n"
+           "    --keep-versions=N      versions kept besides those in use (default 1)\n"
+           "    --no-auto-vacuum       reclaim old versions only on 'smctl vacuum'\n"
            "    -V, --version          print the version\n"
            "\n");
     fuse_cmdline_help();
@@ -172,7 +225,6 @@ static int wait_for_stop(void)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
     int sig = 0;
     sigwait(&set, &sig);
     log_info("signal %d: stopping", sig);
@@ -190,6 +242,7 @@ int main(int argc, char **argv)
     struct mount *m = NULL;
     struct control *ctl = NULL;
     int status = 1;
+    bool curl_inited = false;
     struct smfs_err e = {0};
 
     fault_arm_env();
@@ -202,6 +255,30 @@ int main(int argc, char **argv)
     unprefix(cli.admin);
     unprefix(cli.log_level);
     unprefix(cli.readahead);
+    unprefix(cli.port);
+    unprefix(cli.q_socket);
+    unprefix(cli.users);
+    unprefix(cli.http);
+    unprefix(cli.keep);
+    unprefix(cli.log_file);
+    if (!cli.port && getenv("KXI_PORT") && *getenv("KXI_PORT")) cli.port = strdup(getenv("KXI_PORT"));
+    char *q_host = NULL, *http_host = NULL;
+    int q_port = -1, http_port_ = -1;
+    unsigned long keep = 1;
+    if ((cli.port && host_port(cli.port, "--port", &q_host, &q_port)) ||
+        (cli.http && host_port(cli.http, "--http", &http_host, &http_port_))) {
+        status = 2;
+        goto out;
+    }
+    if (cli.keep) {
+        char *end;
+        keep = strtoul(cli.keep, &end, 10);
+        if (*end || !*cli.keep || keep < 1 || keep > 1000000) {
+            fprintf(stderr, "smfs: --keep-versions: '%s' is not a whole number from 1\n", cli.keep);
+            status = 2;
+            goto out;
+        }
+    }
     unsigned readahead_kb = 0;
     if (cli.readahead) {
         char *end;
@@ -241,6 +318,23 @@ int main(int argc, char **argv)
     }
     log_init(lvl, "smfs");
     log_to_syslog(cli.syslog);
+    if (cli.log_file) {
+        char lf[PATH_MAX], here[PATH_MAX];
+        int lrc = -ENAMETOOLONG;
+        if (getcwd(here, sizeof here) && !file_join(lf, sizeof lf, cli.log_file[0] == '/' ? "" : here, cli.log_file))
+            lrc = log_to_file(lf);
+        if (lrc) {
+            fprintf(stderr, "smfs: --log-file '%s': %s\n", cli.log_file, strerror(-lrc));
+            status = 2;
+            goto out;
+        }
+    }
+    /* SIGHUP waits in every thread for the control loop's signalfd (it reopens the
+     * log); blocked here, before any thread exists, so none can take it. */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
 
     if (!(cfg = load_cfg(cli.config))) goto out;
     if (initial_import(cfg)) goto out;
@@ -279,7 +373,27 @@ int main(int argc, char **argv)
                  strerror(errno), mnt);
         vanilla = true;
     }
-    struct control_opts co = {.admin_path = admin, .cfg = cfg, .store = s, .view = v, .mountpoint = mnt};
+    char users[PATH_MAX];
+    if (cli.users && file_join(users, sizeof users, cli.users[0] == '/' ? "" : cwd, cli.users)) {
+        log_err("--users: path too long");
+        goto out;
+    }
+    char qsock[PATH_MAX];
+    const char *q_unix = qsock;
+    if (cli.q_socket && !strcmp(cli.q_socket, "none")) q_unix = NULL;
+    else if (cli.q_socket && file_join(qsock, sizeof qsock, cli.q_socket[0] == '/' ? "" : cwd, cli.q_socket)) {
+        log_err("--q-socket: path too long");
+        goto out;
+    } else if (!cli.q_socket && file_join(qsock, sizeof qsock, store_home(s), "smfs.q.sock")) {
+        log_err("q IPC socket: path too long");
+        goto out;
+    }
+    struct control_opts co = {
+        .admin_path = admin, .cfg = cfg, .store = s, .view = v, .mountpoint = mnt,
+        .q_port = q_port, .q_host = q_host, .q_unix = q_unix, .q_users = cli.users ? users : NULL,
+        .http_port = http_port_, .http_host = http_host,
+        .auto_vacuum = !cli.no_auto_vacuum, .keep_versions = (unsigned)keep,
+    };
     if (vanilla) {
         co.vanilla_dir = mnt;
         if (vanilla_check(mnt, s, &e) || (view_current(v) && vanilla_publish(mnt, v, s, &e))) {
@@ -305,7 +419,7 @@ int main(int argc, char **argv)
     }
     /* Detach before any thread starts (fork keeps only the caller). */
     if (!fo.foreground) {
-        log_to_syslog(true);
+        if (!cli.log_file) log_to_syslog(true);
         if (vanilla ? daemon(0, 0) : fuse_daemonize(0)) {
             log_err("could not detach from the terminal: %s", strerror(errno));
             goto out;
@@ -318,9 +432,11 @@ int main(int argc, char **argv)
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
     }
+    /* libcurl's global set-up is not thread-safe: here, before the control thread. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl_inited = true;
     if (control_start(&co, &ctl, &e)) {
         log_err("%s", e.msg);
         goto out;
@@ -331,6 +447,7 @@ int main(int argc, char **argv)
     status = rc ? 1 : 0;
 out:
     control_stop(ctl);
+    if (curl_inited) curl_global_cleanup();
     mount_free(m);
     view_free(v);
     if (s) store_close(s);
@@ -340,6 +457,12 @@ out:
     free(cli.admin);
     free(cli.log_level);
     free(cli.readahead);
+    free(cli.port);
+    free(cli.q_socket);
+    free(cli.users);
+    free(cli.http);
+    free(cli.keep);
+    free(cli.log_file);
     free(cli.pos[0]);
     free(cli.pos[1]);
     fuse_opt_free_args(&args);

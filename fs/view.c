@@ -31,6 +31,7 @@ struct vver {
     struct store_snap *snap;        /* held while pins > 0 */
     uint64_t           refs;        /* memory: nodes, pins */
     uint64_t           pins;        /* store snapshot: current, open files, calls in flight */
+    bool               told;        /* view_on_unpinned called for it */
     uint8_t           *partxt;      /* rewritten: relative lines under v<N>$/ */
     size_t             partxt_len;
     bool               has_partxt;
@@ -61,6 +62,8 @@ struct view {
     struct u64map   nodes;          /* ino → struct vnode * (root not included) */
     uint64_t        next_dir;
     uint64_t        nvers;
+    void          (*unpinned)(void *arg, uint64_t version);
+    void           *unpinned_arg;
 };
 
 /* ---- versions ---------------------------------------------------------------- */
@@ -250,6 +253,10 @@ static void ver_release_locked(struct view *v, struct vver *w)
     if (!--w->pins) {
         store_snap_put(w->snap);
         w->snap = NULL;
+        if (w != v->cur && !w->told && v->unpinned) {
+            w->told = true;
+            v->unpinned(v->unpinned_arg, w->version);
+        }
     }
     ver_unref_locked(v, w);
 }
@@ -777,5 +784,13 @@ void view_stats(struct view *v, struct view_stats *st)
     st->pinned = 0;
     for (struct vver *w = v->vers; w; w = w->next) st->pinned += w->pins > 0;
     st->current = v->cur ? v->cur->version : 0;
+    pthread_mutex_unlock(&v->mu);
+}
+
+void view_on_unpinned(struct view *v, void (*fn)(void *arg, uint64_t version), void *arg)
+{
+    pthread_mutex_lock(&v->mu);
+    v->unpinned = fn;
+    v->unpinned_arg = arg;
     pthread_mutex_unlock(&v->mu);
 }

@@ -117,6 +117,12 @@ void view_pt_release(struct view *v, uint64_t ino, void (*close)(void *arg, int 
 
 void view_stats(struct view *v, struct view_stats *st);
 
+/* FN(arg, version) when the last pin of a version that is no longer current goes
+ * (its files all closed), once per version: vacuum may now reclaim it. FN runs on
+ * whichever thread closed the file, under the view's lock: it must only note the
+ * fact and wake someone (never call into the view or block). */
+void view_on_unpinned(struct view *v, void (*fn)(void *arg, uint64_t version), void *arg);
+
 /* "v42$" → 42; 0 if NAME is not of that form. */
 uint64_t view_vdir_version(const char *name);
 

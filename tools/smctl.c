@@ -20,8 +20,10 @@ static const struct {
     { "ingest",  smctl_ingest,  "ingest STAGING_DIR                   add or replace partitions as one new version" },
     { "load",     smctl_load,   "load [--json] DIR                    walk DIR as q's \\l does: segments, partitions, tables, rows" },
     { "status",   smctl_daemon, "status [--json]                      what the running smfs serves, with its counters" },
+    { "clients",  smctl_daemon, "clients [--json]                     query processes registered for reload signals" },
     { "versions", smctl_daemon, "versions [--json]                    the kept versions, as the running smfs sees them" },
     { "vacuum",   smctl_daemon, "vacuum [--keep N]                    let the running smfs reclaim unpinned versions" },
+    { "verify",   smctl_daemon, "verify [--json]                      let the running smfs re-read and check every version" },
     { "stop",     smctl_daemon, "stop                                 unmount and stop the running smfs" },
     { "gen-hdb", smctl_gen_hdb, "gen-hdb DIR --days N --rows R [...]  write a deterministic date-partitioned HDB" },
 };

@@ -1,4 +1,4 @@
-/* tools/smctl_admin.c: smctl status | versions | vacuum | stop, spoken to a running
+/* tools/smctl_admin.c: smctl status | clients | versions | vacuum | verify | stop, spoken to a running
  * smfs over its admin socket (ipc/admin.h), and the daemon side of smctl ingest. */
 #include "tools/smctl.h"
 
@@ -79,6 +79,25 @@ static void print_status(json_t *r)
     json_t *v = json_object_get(r, "view");
     printf("view: %s inodes, %s versions in memory, %s pinned\n", i64(v, "inodes", a), i64(v, "versions", b),
            i64(v, "versions_pinned", c));
+    json_t *api = json_object_get(r, "api"), *rl = json_object_get(r, "reload");
+    if (api) {
+        json_int_t qp = json_integer_value(json_object_get(api, "q_port"));
+        json_int_t hp = json_integer_value(json_object_get(api, "http_port"));
+        const char *qu = json_string_value(json_object_get(api, "q_unix"));
+        printf("api: q IPC %s%s%s%s, REST %s; reloadTimeout %.3f s; vacuum %s (keep %s)\n",
+               qp >= 0 ? "port " : "", qp >= 0 ? i64(api, "q_port", a) : "", qp >= 0 && qu ? " and " : "",
+               qu ? qu : (qp < 0 ? "off" : ""), hp >= 0 ? i64(api, "http_port", b) : "off",
+               json_integer_value(json_object_get(api, "reload_timeout_ns")) / 1e9,
+               json_is_true(json_object_get(api, "auto_vacuum")) ? "automatic" : "manual",
+               i64(api, "keep_versions", c));
+    }
+    if (rl) {
+        char d[32], e[32], f1[32], f2[32];
+        printf("reload: %s q IPC and %s REST registrations, %s acknowledgements pending, %s versions held; "
+               "%s signals, %s acks, %s timeouts\n", i64(rl, "clients_qipc", a), i64(rl, "clients_rest", b),
+               i64(rl, "pending_acks", c), i64(rl, "versions_held", d), i64(rl, "signals", e),
+               i64(rl, "acks", f1), i64(rl, "timeouts", f2));
+    }
     json_t *f = json_object_get(r, "fuse");
     if (f) {
         printf("fuse: passthrough %s, readahead %s KiB\n", json_is_true(json_object_get(f, "passthrough")) ? "on" : "off",
@@ -102,6 +121,33 @@ static void print_versions(json_t *r)
         printf("v%-6lld %s  %-10s pins %lld%s\n", (long long)n, ts,
                json_string_value(json_object_get(v, "kind")), (long long)json_integer_value(json_object_get(v, "pins")),
                n == cur ? "  (current)" : "");
+    }
+}
+
+static void print_clients(json_t *r)
+{
+    json_t *arr = json_object_get(r, "clients"), *v;
+    size_t i;
+    if (!json_array_size(arr)) {
+        printf("no registrations\n");
+        return;
+    }
+    printf("%-5s %-9s %-8s %-22s %-24s %9s %6s %6s %7s %8s\n", "id", "transport", "mount", "peer", "callback",
+           "timeout_s", "sent", "acked", "pending", "timeouts");
+    json_array_foreach(arr, i, v) {
+        const char *peer = json_string_value(json_object_get(v, "peer"));
+        const char *user = json_string_value(json_object_get(v, "user"));
+        char who[128];
+        snprintf(who, sizeof who, "%s%s%s", user && *user ? user : "", user && *user ? "@" : "", peer ? peer : "");
+        printf("%-5lld %-9s %-8s %-22s %-24s %9.3f %6lld %6lld %7lld %8lld\n",
+               (long long)json_integer_value(json_object_get(v, "id")),
+               json_string_value(json_object_get(v, "transport")), json_string_value(json_object_get(v, "mount")),
+               who, json_string_value(json_object_get(v, "callback")),
+               json_integer_value(json_object_get(v, "timeout_ns")) / 1e9,
+               (long long)json_integer_value(json_object_get(v, "sent")),
+               (long long)json_integer_value(json_object_get(v, "acked")),
+               (long long)json_integer_value(json_object_get(v, "pending")),
+               (long long)json_integer_value(json_object_get(v, "timeouts")));
     }
 }
 
@@ -155,10 +201,16 @@ int smctl_daemon(int argc, char **argv)
         print_status(r);
     } else if (!strcmp(cmd, "versions")) {
         print_versions(r);
+    } else if (!strcmp(cmd, "clients")) {
+        print_clients(r);
+    } else if (!strcmp(cmd, "verify")) {
+        char a[32], b[32], d[32], e[32];
+        printf("verify: %s versions, %s objects (%s bytes) checked, %s without checksum: no problems\n",
+               i64(r, "versions", a), i64(r, "objects", b), i64(r, "bytes", d), i64(r, "unchecked", e));
     } else if (!strcmp(cmd, "vacuum")) {
-        char a[32], b[32], d[32];
+        char a[32], b[32], d[32], e[32];
         printf("vacuum: %s versions dropped, %s kept; %s objects (%s bytes) removed\n", i64(r, "versions_dropped", a),
-               i64(r, "versions_kept", b), i64(r, "objects_removed", d), i64(r, "object_bytes", a));
+               i64(r, "versions_kept", b), i64(r, "objects_removed", d), i64(r, "object_bytes", e));
     } else {
         printf("smfs is stopping\n");
     }

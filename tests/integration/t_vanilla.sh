@@ -12,7 +12,7 @@ A="$T/adm.sock"
 pid=
 trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid"; rm -rf "$T"' EXIT
 start() {
-    "$SMFS" -c "$T/a.yaml" --admin "$A" --vanilla -f "$V" 2>>"$T/log" &
+    "$SMFS" -c "$T/a.yaml" --admin "$A" --vanilla --no-auto-vacuum -f "$V" 2>>"$T/log" &
     pid=$!
     smfs_wait "$pid" "$A" "$T/log"
 }

@@ -37,7 +37,7 @@ cp -a "$T/hdb/data" "$T/orig"
 mv "$T/orig/sym" "$T/orig.sym"
 "$SMCTL" import -c "$T/a.yaml" >/dev/null || fail "import"
 mkdir "$M"
-start
+start --no-auto-vacuum
 
 # What \l sees.
 expect_eq "root listing" "$(ls -A "$M" | tr '\n' ' ')" 'par.txt sym v1$ '
@@ -121,14 +121,14 @@ expect_eq "passthrough off" "$(stat_of .fuse.passthrough)" false
 
 # Killed again and started without fusermount3: smfs clears the dead mount itself.
 kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
-start
+start --no-auto-vacuum
 expect_in "dead mount cleared" "$(cat "$T/log")" "was a dead FUSE mount"
 
 # SIGTERM: clean unmount, exit 0; smctl stop does the same.
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 expect_eq "exit after SIGTERM" $rc 0
 mounted && fail "still mounted after SIGTERM"
-start
+start --no-auto-vacuum
 "$SMCTL" stop --admin "$A" >/dev/null || fail "smctl stop"
 wait "$pid"; rc=$?; pid=
 expect_eq "exit after smctl stop" $rc 0

@@ -1,0 +1,648 @@
+/* fs/control_api.c: the Storage Manager API on the control loop (sm-spec §2–4):
+ * .sm.api.register, .sm.api.getStatus and .sm.api.reloadComplete over q IPC;
+ * POST /register, GET /status, /healthz, /readyz and /metrics over HTTP; delivery of
+ * reload signals (async q messages, sync ones for the old form, HTTP POSTs); the
+ * status and client listings the admin socket shows. Everything here runs on the
+ * loop thread. */
+#include "control_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "fs/log.h"
+
+#define METRICS_MAX (1u << 20)
+
+static int64_t now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- acknowledgement deadlines --------------------------------------------------- */
+
+static int64_t on_ack_timer(struct ev_loop *loop, void *arg)
+{
+    (void)loop;
+    struct control *c = arg;
+    c->ack_timer = 0;
+    api_arm(c);
+    return -1;
+}
+
+void api_arm(struct control *c)
+{
+    int64_t now = now_mono(), next = reload_tick(c->reload, now);
+    if (c->ack_timer) ev_timer_del(c->loop, c->ack_timer);
+    c->ack_timer = 0;
+    if (next == INT64_MAX) return;
+    int64_t ms = (next - now) / 1000000 + 1;   /* never early: a deadline is a minimum */
+    c->ack_timer = ev_timer_add(c->loop, ms, on_ack_timer, c);
+    if (c->ack_timer < 0) {
+        c->ack_timer = 0;
+        log_err("reload: out of memory arming the acknowledgement timer");
+    }
+}
+
+/* ---- delivery ----------------------------------------------------------------------- */
+
+static int send_q(struct control *c, struct reload_client *cl, const struct reload_signal *sig)
+{
+    struct k *msg = k_list(2);
+    struct k *f = k_sym(cl->callback), *d = reload_signal_k(sig, -1);
+    if (!msg || !f || !d) {
+        k_free(msg);
+        k_free(f);
+        k_free(d);
+        return -ENOMEM;
+    }
+    k_list_set(msg, 0, f);
+    k_list_set(msg, 1, d);
+    struct smfs_err e = {0};
+    int rc = ipc_server_send(c->q, cl->conn, cl->kind == RELOAD_Q_SYNC ? IPC_SYNC : IPC_ASYNC, msg, &e);
+    k_free(msg);
+    if (rc) log_warn("reload: cannot send to %s (registration %llu): %s", cl->peer, (unsigned long long)cl->id, e.msg);
+    return rc;
+}
+
+static int send_rest(struct control *c, struct reload_client *cl, const struct reload_signal *sig)
+{
+    json_t *j = reload_signal_json(sig, -1);
+    if (!j) return -ENOMEM;
+    json_object_set_new(j, "mount", json_string(sig->mount->name));
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!body) return -ENOMEM;
+    struct smfs_err e = {0};
+    int rc = http_post(c->post, cl->callback, body, cl->id, &e);
+    free(body);
+    if (rc) log_warn("reload: %s", e.msg);
+    else c->n.rest_sent++;
+    return rc;
+}
+
+static int on_send(void *arg, struct reload_client *cl, const struct reload_signal *sig)
+{
+    struct control *c = arg;
+    return cl->kind == RELOAD_REST ? send_rest(c, cl, sig) : send_q(c, cl, sig);
+}
+
+static void on_released(void *arg, uint64_t version)
+{
+    struct control *c = arg;
+    log_debug("reload: version %llu is no longer held for acknowledgements", (unsigned long long)version);
+    ctl_queue_vacuum(c);
+}
+
+/* A REST callback's last try failed: the receiver is gone; it registers again when
+ * it comes back (a DA re-registers at start). */
+static void on_posted(void *arg, uint64_t id, bool ok, long status, const char *why)
+{
+    (void)status;
+    struct control *c = arg;
+    if (ok) return;
+    c->n.rest_failed++;
+    for (size_t i = 0; i < reload_nclients(c->reload); i++) {
+        struct reload_client *cl = reload_client_at(c->reload, i);
+        if (cl->id != id) continue;
+        cl->failures++;
+        log_warn("reload: callback %s (registration %llu, mount %s) failed: %s: registration dropped",
+                 cl->callback, (unsigned long long)id, cl->mount->name, why);
+    }
+    reload_drop(c->reload, id, "its callback URL failed");
+}
+
+void api_commit(struct control *c, struct commit_note *note)
+{
+    struct store_snap *old = note->old;
+    note->old = NULL;
+    reload_commit(c->reload, note->sigs, note->n, old, now_mono());
+    api_arm(c);
+}
+
+/* ---- q IPC ---------------------------------------------------------------------------- */
+
+/* q's errors are short words a client can match ('mount, 'type); after a colon we
+ * say what exactly was wrong, for the person reading it. */
+static struct k *qerr(const char *word, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static struct k *qerr(const char *word, const char *fmt, ...)
+{
+    char msg[400];
+    int n = snprintf(msg, sizeof msg, "%s", word);
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        n += snprintf(msg + n, sizeof msg - (size_t)n, ": ");
+        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return k_error(msg);
+}
+
+/* A symbol or a string argument; NULL otherwise. BUF holds a string's copy. */
+static const char *sym_arg(const struct k *x, char *buf, size_t n)
+{
+    if (x->t == -KT_SYM) return x->u.s ? x->u.s : "";
+    if (x->t == KT_CHAR && (size_t)x->n < n) {
+        memcpy(buf, x->u.v, (size_t)x->n);
+        buf[x->n] = '\0';
+        return buf;
+    }
+    return NULL;
+}
+
+/* The timeout argument: a timespan (or time, second, minute); null means 0. *sync
+ * is set for the old boolean form. Returns false for another type. */
+static bool timeout_arg(const struct k *x, int64_t *ns, int *sync)
+{
+    *sync = -1;
+    switch (x->t) {
+    case -KT_BOOL: *sync = x->u.g != 0; *ns = 0; return true;
+    case -KT_TIMESPAN: *ns = x->u.j == KNULL_J ? 0 : x->u.j; return true;
+    case -KT_TIME: *ns = x->u.i == KNULL_I ? 0 : (int64_t)x->u.i * 1000000; return true;
+    case -KT_SECOND: *ns = x->u.i == KNULL_I ? 0 : (int64_t)x->u.i * 1000000000; return true;
+    case -KT_MINUTE: *ns = x->u.i == KNULL_I ? 0 : (int64_t)x->u.i * 60000000000; return true;
+    default: return false;
+    }
+}
+
+static struct k *q_register(struct ipc_call *call, void *arg)
+{
+    struct control *c = arg;
+    const struct k *a = call->args;
+    if (a->n != 3)
+        return qerr("rank", ".sm.api.register takes 3 arguments [mount;timeout;callback], got %lld",
+                    (long long)a->n);
+    char mb[256], cb[256];
+    const char *mount = sym_arg(a->u.kk[0], mb, sizeof mb);
+    if (!mount)
+        return qerr("type", "mount must be a symbol, got %s", k_type_name(a->u.kk[0]->t));
+    int64_t timeout;
+    int sync;
+    if (!timeout_arg(a->u.kk[1], &timeout, &sync))
+        return qerr("type", "timeout must be a timespan such as 0D00:05:00 (or the old sync boolean), got %s",
+                    k_type_name(a->u.kk[1]->t));
+    if (timeout < 0) return qerr("domain", "timeout must not be negative");
+    const struct k *cx = a->u.kk[2];
+    const char *callback = sym_arg(cx, cb, sizeof cb);
+    if (!callback && cx->t != KT_LIST && cx->t != 101)
+        return qerr("type", "callback must be a symbol naming a unary function, got %s", k_type_name(cx->t));
+    if (!callback || !*callback) return k_error("callback");
+    struct reload_reg reg = {
+        .kind = sync == 1 ? RELOAD_Q_SYNC : RELOAD_Q,
+        .conn = call->conn,
+        .mount = mount,
+        .callback = callback,
+        .peer = call->peer,
+        .user = call->user,
+        .timeout_ns = sync >= 0 ? 0 : timeout,
+    };
+    const struct reload_signal *sig;
+    int64_t granted;
+    struct smfs_err e = {0};
+    int rc = reload_register(c->reload, &reg, ctl_now_rt(), &sig, &granted, &e);
+    if (rc == -ENOENT) return k_error("mount");
+    if (rc == -EAGAIN) return k_error("state");
+    if (rc) return qerr("register", "%s", e.msg);
+    log_info("reload: %s%s%s registered for mount %s (callback %s, %s %.3f s)", call->user,
+             *call->user ? "@" : "", call->peer, mount, callback,
+             sync >= 0 ? (sync ? "sync, waited up to" : "async, not waited for; form [mount;sync;callback],")
+                       : "acknowledgement timeout", granted / 1e9);
+    /* The old form predates the `timeout entry in the answer. */
+    return reload_signal_k(sig, sync >= 0 ? -1 : granted);
+}
+
+static struct k *status_table(struct control *c)
+{
+    size_t n = reload_nmounts(c->reload);
+    struct k *mounts = k_vec(KT_SYM, (int64_t)n), *params = k_list((int64_t)n);
+    bool ok = mounts && params;
+    for (size_t i = 0; ok && i < n; i++) {
+        const struct reload_signal *s = reload_signal_at(c->reload, i);
+        struct k *d = reload_signal_k(s, -1);
+        ok = d && !k_symv_set(mounts, (int64_t)i, s->mount->name);
+        if (d) k_list_set(params, (int64_t)i, d);
+    }
+    const char *names[] = {"mount", "params"};
+    struct k *cols = ok ? k_list(2) : NULL, *keys = ok ? k_symv(names, 2) : NULL;
+    if (!cols || !keys) {
+        k_free(mounts);
+        k_free(params);
+        k_free(cols);
+        k_free(keys);
+        return NULL;
+    }
+    k_list_set(cols, 0, mounts);
+    k_list_set(cols, 1, params);
+    struct k *d = k_dict(keys, cols);
+    return d ? k_table(d) : NULL;
+}
+
+static struct k *q_get_status(struct ipc_call *call, void *arg)
+{
+    (void)call;
+    return status_table(arg);
+}
+
+static struct k *q_reload_complete(struct ipc_call *call, void *arg)
+{
+    struct control *c = arg;
+    const struct k *a = call->args;
+    if (a->n != 1)
+        return qerr("rank", ".sm.api.reloadComplete takes 1 argument, the signal's ts; got %lld", (long long)a->n);
+    if (a->u.kk[0]->t != -KT_TIMESTAMP)
+        return qerr("type", "ts must be the timestamp the reload signal carried, got %s",
+                    k_type_name(a->u.kk[0]->t));
+    int64_t ts = reload_unix_from_q(a->u.kk[0]->u.j);
+    int n = reload_ack(c->reload, call->conn, ts);
+    if (!n) log_debug("reload: acknowledgement from %s matches no pending signal", call->peer);
+    api_arm(c);
+    return k_null();
+}
+
+static void on_q_close(struct ipc_server *srv, uint64_t conn, void *arg)
+{
+    (void)srv;
+    struct control *c = arg;
+    reload_drop_conn(c->reload, conn);
+    api_arm(c);
+}
+
+static void on_q_response(struct ipc_server *srv, uint64_t conn, const struct k *x, void *arg)
+{
+    (void)srv;
+    struct control *c = arg;
+    if (x->t == KT_ERROR) log_warn("reload: a sync callback answered with an error: '%s", x->u.s ? x->u.s : "");
+    if (!reload_ack_sync(c->reload, conn)) log_debug("reload: unexpected response on connection %llu", (unsigned long long)conn);
+    api_arm(c);
+}
+
+static void q_log(void *arg, enum ipc_log_level level, const char *msg)
+{
+    (void)arg;
+    log_msg(level == IPC_LOG_ERROR ? LOG_ERR_ : level == IPC_LOG_WARN ? LOG_WARN_ : LOG_INFO_, "q ipc: %s", msg);
+}
+
+/* ---- HTTP -------------------------------------------------------------------------------- */
+
+static void reply_json(struct http_resp *r, int status, json_t *j)
+{
+    r->status = status;
+    r->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    r->len = r->body ? strlen(r->body) : 0;
+    if (j && !r->body) r->status = 500;
+    json_decref(j);
+}
+
+static void reply_error(struct http_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reply_error(struct http_resp *r, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    reply_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+static void rest_register(struct control *c, const struct http_req *q, struct http_resp *r)
+{
+    json_error_t je;
+    json_t *b = json_loadb(q->body, q->len, JSON_REJECT_DUPLICATES, &je);
+    if (!b) {
+        reply_error(r, 400, "body is not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+        return;
+    }
+    const char *mount = json_string_value(json_object_get(b, "mount"));
+    const char *cb = json_string_value(json_object_get(b, "callback"));
+    if (!json_is_object(b) || !mount || !cb) {
+        json_decref(b);
+        reply_error(r, 400, "body must be {\"mount\": \"<mount name>\", \"callback\": \"http://host:port/path\"}");
+        return;
+    }
+    if (strncmp(cb, "http://", 7) && strncmp(cb, "https://", 8)) {
+        reply_error(r, 400, "callback '%.200s' is not an http:// or https:// URL", cb);
+        json_decref(b);
+        return;
+    }
+    struct reload_reg reg = {.kind = RELOAD_REST, .mount = mount, .callback = cb, .peer = q->peer, .user = ""};
+    const struct reload_signal *sig;
+    int64_t granted;
+    struct smfs_err e = {0};
+    int rc = reload_register(c->reload, &reg, ctl_now_rt(), &sig, &granted, &e);
+    if (rc == -ENOENT) reply_error(r, 404, "unknown mount '%.200s'", mount);
+    else if (rc == -EAGAIN) reply_error(r, 503, "not ready: the store has no version to serve yet");
+    else if (rc) reply_error(r, 500, "%s", e.msg);
+    else {
+        log_info("reload: %s registered callback %s for mount %s", q->peer, cb, mount);
+        reply_json(r, 200, reload_signal_json(sig, -1));
+    }
+    json_decref(b);
+}
+
+static json_t *status_array(struct control *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < reload_nmounts(c->reload); i++) {
+        const struct reload_signal *s = reload_signal_at(c->reload, i);
+        json_array_append_new(a, json_pack("{s:s,s:o}", "mount", s->mount->name, "params",
+                                           reload_signal_json(s, -1)));
+    }
+    return a;
+}
+
+/* ---- metrics (Prometheus text format 0.0.4) ---------------------------------------------- */
+
+static int metric(struct buf *b, const char *name, const char *type, const char *help)
+{
+    return buf_printf(b, "# HELP smfs_%s %s\n# TYPE smfs_%s %s\n", name, help, name, type);
+}
+
+static char *metrics_text(struct control *c, size_t *len)
+{
+    struct buf b;
+    buf_init(&b, METRICS_MAX);
+    struct view_stats vs;
+    view_stats(c->o.view, &vs);
+    struct reload_stats rs;
+    reload_stats(c->reload, &rs);
+    struct ipc_stats is = {0};
+    if (c->q) ipc_server_stats(c->q, &is);
+    struct http_post_stats ps = {0};
+    if (c->post) http_post_stats(c->post, &ps);
+    struct http_stats hs = {0};
+    if (c->http) http_stats(c->http, &hs);
+    struct store_version *sv = NULL;
+    size_t nv = 0;
+    struct smfs_err e = {0};
+    if (store_versions(c->o.store, &sv, &nv, &e)) nv = 0;
+    store_versions_free(sv, nv);
+    int rc = 0;
+#define G(name, help, fmt, ...) \
+    if (!rc) rc = metric(&b, name, "gauge", help); \
+    if (!rc) rc = buf_printf(&b, "smfs_" name fmt "\n", __VA_ARGS__)
+#define C(name, help, fmt, ...) \
+    if (!rc) rc = metric(&b, name, "counter", help); \
+    if (!rc) rc = buf_printf(&b, "smfs_" name fmt "\n", __VA_ARGS__)
+    G("up", "1 while the daemon serves", " %d", 1);
+    G("ready", "1 when a version is being served", " %d", vs.current ? 1 : 0);
+    G("uptime_seconds", "seconds since the control thread started", " %.3f",
+      (ctl_now_rt() - c->started_ns) / 1e9);
+    G("version_current", "the store version being served", " %llu", (unsigned long long)vs.current);
+    G("versions", "versions the store keeps", " %zu", nv);
+    G("versions_pinned", "versions held by the view (current, or files open)", " %llu", (unsigned long long)vs.pinned);
+    G("view_inodes", "inodes the view knows", " %llu", (unsigned long long)vs.inodes);
+    C("commits_total", "versions committed and published by this daemon", " %llu", (unsigned long long)c->n.commits);
+    C("ingest_errors_total", "ingests that failed", " %llu", (unsigned long long)c->n.ingest_errors);
+    C("vacuums_total", "vacuums run (manual and automatic)", " %llu", (unsigned long long)c->n.vacuums);
+    C("vacuum_versions_dropped_total", "versions reclaimed by vacuum", " %llu", (unsigned long long)c->n.vacuum_versions);
+    if (!rc) rc = metric(&b, "registered_clients", "gauge", "registrations for reload signals");
+    if (!rc) rc = buf_printf(&b, "smfs_registered_clients{transport=\"qipc\"} %llu\n"
+                                 "smfs_registered_clients{transport=\"rest\"} %llu\n",
+                             (unsigned long long)rs.clients_q, (unsigned long long)rs.clients_rest);
+    G("pending_acks", "reload signals sent and not yet acknowledged", " %llu", (unsigned long long)rs.pending);
+    G("versions_held_for_acks", "previous versions held until registrants acknowledge", " %llu",
+      (unsigned long long)rs.held);
+    C("reload_signals_total", "reload signals sent", " %llu", (unsigned long long)rs.signals);
+    C("reload_acks_total", "acknowledgements received", " %llu", (unsigned long long)rs.acks);
+    C("reload_ack_timeouts_total", "acknowledgements given up after their timeout", " %llu",
+      (unsigned long long)rs.timeouts);
+    C("reload_unmatched_acks_total", "acknowledgements that matched no pending signal", " %llu",
+      (unsigned long long)rs.unmatched_acks);
+    C("rest_callbacks_total", "reload signals POSTed to REST callbacks", " %llu", (unsigned long long)ps.started);
+    C("rest_callback_failures_total", "REST callbacks that failed after every try", " %llu",
+      (unsigned long long)ps.failed);
+    C("rest_callback_retries_total", "REST callback tries repeated", " %llu", (unsigned long long)ps.retries);
+    G("ipc_connections", "q IPC connections open", " %llu", (unsigned long long)is.conns);
+    C("ipc_connections_total", "q IPC connections accepted", " %llu", (unsigned long long)is.accepted);
+    if (!rc) rc = metric(&b, "ipc_errors_total", "counter", "q IPC connections refused or dropped, calls answered with an error");
+    if (!rc) rc = buf_printf(&b, "smfs_ipc_errors_total{kind=\"refused_login\"} %llu\n"
+                                 "smfs_ipc_errors_total{kind=\"refused_full\"} %llu\n"
+                                 "smfs_ipc_errors_total{kind=\"dropped\"} %llu\n"
+                                 "smfs_ipc_errors_total{kind=\"error_reply\"} %llu\n",
+                             (unsigned long long)is.refused_login, (unsigned long long)is.refused_full,
+                             (unsigned long long)is.dropped, (unsigned long long)is.errors);
+    if (!rc) rc = metric(&b, "ipc_messages_total", "counter", "q IPC messages");
+    if (!rc) rc = buf_printf(&b, "smfs_ipc_messages_total{direction=\"in\"} %llu\nsmfs_ipc_messages_total{direction=\"out\"} %llu\n",
+                             (unsigned long long)is.msgs_in, (unsigned long long)is.msgs_out);
+    if (!rc) rc = metric(&b, "ipc_bytes_total", "counter", "q IPC bytes");
+    if (!rc) rc = buf_printf(&b, "smfs_ipc_bytes_total{direction=\"in\"} %llu\nsmfs_ipc_bytes_total{direction=\"out\"} %llu\n",
+                             (unsigned long long)is.bytes_in, (unsigned long long)is.bytes_out);
+    C("http_requests_total", "HTTP requests answered", " %llu", hs.requests);
+    if (c->o.mount) {
+        struct mount_stats ms;
+        mount_stats(c->o.mount, &ms);
+        if (!rc) rc = metric(&b, "fuse_operations_total", "counter", "FUSE requests by operation");
+        if (!rc) rc = buf_printf(&b,
+            "smfs_fuse_operations_total{op=\"lookup\"} %llu\nsmfs_fuse_operations_total{op=\"getattr\"} %llu\n"
+            "smfs_fuse_operations_total{op=\"readdir\"} %llu\nsmfs_fuse_operations_total{op=\"open\"} %llu\n"
+            "smfs_fuse_operations_total{op=\"read\"} %llu\nsmfs_fuse_operations_total{op=\"release\"} %llu\n"
+            "smfs_fuse_operations_total{op=\"write_refused\"} %llu\n",
+            (unsigned long long)ms.lookups, (unsigned long long)ms.getattrs, (unsigned long long)ms.readdirs,
+            (unsigned long long)ms.opens, (unsigned long long)ms.reads, (unsigned long long)ms.releases,
+            (unsigned long long)ms.erofs);
+        C("fuse_read_bytes_total", "bytes served by FUSE READ requests (not passthrough)", " %llu",
+          (unsigned long long)ms.read_bytes);
+        C("fuse_passthrough_opens_total", "opens served by kernel passthrough", " %llu",
+          (unsigned long long)ms.pt_opens);
+        G("fuse_passthrough", "1 when kernel passthrough is in use", " %d", ms.passthrough ? 1 : 0);
+    }
+#undef G
+#undef C
+    if (rc) {
+        buf_release(&b);
+        return NULL;
+    }
+    return (char *)buf_take(&b, len);
+}
+
+static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
+{
+    struct control *c = arg;
+    bool get = !strcmp(q->method, "GET") || !strcmp(q->method, "HEAD");
+    bool post = !strcmp(q->method, "POST");
+    const char *p = q->path;
+    if (!strcmp(p, "/register")) {
+        if (post) rest_register(c, q, r);
+        else reply_error(r, 405, "%s /register: use POST", q->method);
+    } else if (!strcmp(p, "/status")) {
+        if (get) reply_json(r, 200, status_array(c));
+        else reply_error(r, 405, "%s /status: use GET", q->method);
+    } else if (!strcmp(p, "/healthz")) {
+        reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+    } else if (!strcmp(p, "/readyz")) {
+        uint64_t cur = view_current(c->o.view);
+        if (cur) reply_json(r, 200, json_pack("{s:b,s:I}", "ready", 1, "version", (json_int_t)cur));
+        else reply_error(r, 503, "not ready: the store has no version to serve yet");
+    } else if (!strcmp(p, "/metrics")) {
+        if (!get) {
+            reply_error(r, 405, "%s /metrics: use GET", q->method);
+            return;
+        }
+        r->body = metrics_text(c, &r->len);
+        r->status = r->body ? 200 : 500;
+        r->ctype = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+        reply_error(r, 404, "no endpoint %.200s (there are POST /register, GET /status, /healthz, /readyz, /metrics)", p);
+    }
+}
+
+/* ---- listings for the admin socket --------------------------------------------------------- */
+
+static const char *kind_name(enum reload_kind k)
+{
+    return k == RELOAD_REST ? "rest" : k == RELOAD_Q_SYNC ? "qipc-sync" : "qipc";
+}
+
+json_t *api_clients_json(struct control *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < reload_nclients(c->reload); i++) {
+        struct reload_client *cl = reload_client_at(c->reload, i);
+        if (cl->dead) continue;
+        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+            "id", (json_int_t)cl->id, "transport", kind_name(cl->kind), "mount", cl->mount->name,
+            "callback", cl->callback, "peer", cl->peer, "user", cl->user,
+            "timeout_ns", (json_int_t)cl->timeout_ns, "registered_ns", (json_int_t)cl->registered_rt,
+            "sent", (json_int_t)cl->sent, "acked", (json_int_t)cl->acked,
+            "timeouts", (json_int_t)cl->timeouts, "pending", (json_int_t)cl->npend,
+            "failures", (json_int_t)cl->failures,
+            "last_ack_ts_ns", (json_int_t)(cl->last_ack_ts == KNULL_J ? 0 : cl->last_ack_ts)));
+    }
+    return json_pack("{s:b,s:o}", "ok", 1, "clients", a);
+}
+
+json_t *api_status_json(struct control *c)
+{
+    struct view_stats vs;
+    view_stats(c->o.view, &vs);
+    struct reload_stats rs;
+    reload_stats(c->reload, &rs);
+    json_t *r = json_pack("{s:b,s:i,s:s,s:s,s:s,s:I,s:I,s:{s:I,s:I,s:I}}", "ok", 1,
+                          "pid", (int)getpid(), "mode", c->o.mount ? "fuse" : "vanilla",
+                          "mountpoint", c->o.mountpoint, "store", store_home(c->o.store),
+                          "current", (json_int_t)vs.current,
+                          "uptime_s", (json_int_t)((ctl_now_rt() - c->started_ns) / 1000000000),
+                          "view", "inodes", (json_int_t)vs.inodes, "versions",
+                          (json_int_t)vs.versions, "versions_pinned", (json_int_t)vs.pinned);
+    if (!r) return NULL;
+    json_object_set_new(r, "api", json_pack("{s:i,s:s?,s:i,s:b,s:i,s:I}",
+        "q_port", control_q_port(c), "q_unix", c->o.q_unix, "http_port", control_http_port(c),
+        "auto_vacuum", c->o.auto_vacuum, "keep_versions", (int)c->o.keep_versions,
+        "reload_timeout_ns", (json_int_t)c->reload_timeout_ns));
+    json_object_set_new(r, "reload", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        "clients_qipc", (json_int_t)rs.clients_q, "clients_rest", (json_int_t)rs.clients_rest,
+        "pending_acks", (json_int_t)rs.pending, "versions_held", (json_int_t)rs.held,
+        "signals", (json_int_t)rs.signals, "acks", (json_int_t)rs.acks,
+        "timeouts", (json_int_t)rs.timeouts, "commits", (json_int_t)c->n.commits));
+    if (c->q) {
+        struct ipc_stats is;
+        ipc_server_stats(c->q, &is);
+        json_object_set_new(r, "ipc", json_pack("{s:I,s:I,s:I,s:I,s:I}", "connections", (json_int_t)is.conns,
+            "accepted", (json_int_t)is.accepted, "dropped", (json_int_t)is.dropped,
+            "refused", (json_int_t)(is.refused_login + is.refused_full), "error_replies", (json_int_t)is.errors));
+    }
+    if (c->o.mount) {
+        struct mount_stats ms;
+        mount_stats(c->o.mount, &ms);
+        json_object_set_new(r, "fuse", json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+            "passthrough", ms.passthrough, "readahead_kb", (int)ms.readahead_kb,
+            "lookups", (json_int_t)ms.lookups, "getattrs", (json_int_t)ms.getattrs,
+            "readdirs", (json_int_t)ms.readdirs, "opens", (json_int_t)ms.opens,
+            "passthrough_opens", (json_int_t)ms.pt_opens, "reads", (json_int_t)ms.reads,
+            "read_bytes", (json_int_t)ms.read_bytes, "releases", (json_int_t)ms.releases,
+            "erofs", (json_int_t)ms.erofs));
+    }
+    return r;
+}
+
+/* ---- start and stop ------------------------------------------------------------------------- */
+
+/* The current version's signals, ts = when it was committed. */
+static int initial_signals(struct control *c, struct smfs_err *err)
+{
+    uint64_t cur = view_current(c->o.view);
+    if (!cur) return 0;   /* nothing to serve yet: register answers 'state */
+    struct store_snap *snap;
+    int rc = store_snap_get(c->o.store, cur, &snap, err);
+    if (rc) return rc;
+    int64_t ts = ctl_now_rt();
+    struct store_version *v = NULL;
+    size_t n = 0;
+    struct smfs_err e = {0};
+    if (!store_versions(c->o.store, &v, &n, &e)) {
+        for (size_t i = 0; i < n; i++)
+            if (v[i].version == cur) ts = v[i].time_ns;
+        store_versions_free(v, n);
+    }
+    struct reload_signal *sigs = NULL;
+    size_t ns = 0;
+    rc = ctl_signals(c, snap, ts, NULL, &sigs, &ns, err);
+    store_snap_put(snap);
+    if (rc) return rc;
+    reload_set_signals(c->reload, sigs, ns);
+    free(sigs);
+    return 0;
+}
+
+int api_start(struct control *c, struct smfs_err *err)
+{
+    const struct control_opts *o = &c->o;
+    struct reload_ops ops = {.send = on_send, .released = on_released, .arg = c};
+    int rc = reload_new(o->cfg, c->reload_timeout_ns, &ops, &c->reload, err);
+    if (!rc) rc = initial_signals(c, err);
+    if (!rc && (o->q_port >= 0 || o->q_unix)) {
+        struct ipc_server_opts qo = {
+            .host = o->q_host ? o->q_host : "0.0.0.0",
+            .port = o->q_port,
+            .unix_path = o->q_unix,
+            .user_file = o->q_users,
+            .log = q_log,
+            .log_arg = c,
+        };
+        rc = ipc_server_new(c->loop, &qo, &c->q, err);
+        if (!rc) rc = ipc_server_handle(c->q, ".sm.api.register", q_register, c);
+        if (!rc) rc = ipc_server_handle(c->q, ".sm.api.getStatus", q_get_status, c);
+        if (!rc) rc = ipc_server_handle(c->q, ".sm.api.reloadComplete", q_reload_complete, c);
+        if (rc && !err->code) rc = err_set(err, rc, "q IPC: out of memory");
+        if (!rc) {
+            ipc_server_on_close(c->q, on_q_close, c);
+            ipc_server_on_response(c->q, on_q_response, c);
+            if (o->q_port >= 0) log_info("q IPC on %s:%d", qo.host, ipc_server_port(c->q));
+            if (o->q_unix) log_info("q IPC on unix socket %s", o->q_unix);
+        }
+    }
+    if (!rc && o->http_port >= 0) {
+        struct http_opts ho = {.host = o->http_host, .port = o->http_port};
+        rc = http_new(c->loop, &ho, on_http, c, &c->http, err);
+        if (!rc) log_info("REST on http://%s:%d", o->http_host ? o->http_host : "127.0.0.1", http_port(c->http));
+    }
+    if (!rc) {
+        struct http_post_opts po = {.timeout_ms = o->callback_timeout_ms, .tries = o->callback_tries};
+        rc = http_post_new(c->loop, &po, on_posted, c, &c->post, err);
+    }
+    return rc;
+}
+
+void api_stop(struct control *c)
+{
+    /* The IPC server calls on_q_close for each connection as it goes: the registry
+     * must still exist then. */
+    ipc_server_free(c->q);
+    c->q = NULL;
+    if (c->ack_timer) ev_timer_del(c->loop, c->ack_timer);
+    c->ack_timer = 0;
+    http_free(c->http);
+    c->http = NULL;
+    http_post_free(c->post);
+    c->post = NULL;
+    reload_free(c->reload);
+    c->reload = NULL;
+}
