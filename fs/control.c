@@ -208,7 +208,7 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
         json_object_set_new(r, "diag", diag);
         return r;
     }
-    int64_t committed_rt = ctl_now_rt();
+    int64_t committed_rt = ctl_now_rt(), published_rt = 0;
     if (!io.dry_run) {
         struct smfs_err pe = {0};
         if (publish_commit(c, start_rt, note, &pe)) {
@@ -219,16 +219,18 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
             json_object_set_new(r, "diag", diag);
             return r;
         }
+        published_rt = ctl_now_rt();
         log_info("ingest %s: version %llu (%llu added, %llu replaced, %llu files)", dir,
                  (unsigned long long)sum.version, (unsigned long long)sum.added,
                  (unsigned long long)sum.replaced, (unsigned long long)sum.files);
     }
-    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "ok", 1,
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "ok", 1,
                      "version", (json_int_t)sum.version, "added", (json_int_t)sum.added,
                      "replaced", (json_int_t)sum.replaced, "tables", (json_int_t)sum.tables,
                      "files", (json_int_t)sum.files, "bytes", (json_int_t)sum.bytes,
                      "filled", (json_int_t)sum.filled, "new_symbols", (json_int_t)sum.new_symbols,
                      "remapped", (json_int_t)sum.remapped, "committed_ns", (json_int_t)committed_rt,
+                     "published_ns", (json_int_t)published_rt,
                      "diag", diag);
 }
 
