@@ -248,7 +248,9 @@ static struct k *status_table(struct control *c)
 static struct k *q_get_status(struct ipc_call *call, void *arg)
 {
     (void)call;
-    return status_table(arg);
+    struct control *c = arg;
+    if (!view_current(c->o.view)) return k_error("state");
+    return status_table(c);
 }
 
 static struct k *q_reload_complete(struct ipc_call *call, void *arg)
@@ -473,8 +475,9 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
         if (post) rest_register(c, q, r);
         else reply_error(r, 405, "%s /register: use POST", q->method);
     } else if (!strcmp(p, "/status")) {
-        if (get) reply_json(r, 200, status_array(c));
-        else reply_error(r, 405, "%s /status: use GET", q->method);
+        if (!get) reply_error(r, 405, "%s /status: use GET", q->method);
+        else if (!view_current(c->o.view)) reply_error(r, 503, "not ready: the store has no version to serve yet");
+        else reply_json(r, 200, status_array(c));
     } else if (!strcmp(p, "/healthz")) {
         reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
     } else if (!strcmp(p, "/readyz")) {

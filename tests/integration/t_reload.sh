@@ -26,7 +26,7 @@ start() {
     qp=$("$SMCTL" status --admin "$A" --json | jq .api.q_port)
     hp=$("$SMCTL" status --admin "$A" --json | jq .api.http_port)
 }
-clients() { SMCTL="$SMCTL" ADMIN="$A" CFG="$T/a.yaml" TDIR="$T" node tests/node/reload.js "$1" "$qp" "$hp" 2>&1; }
+clients() { SMCTL="$SMCTL" ADMIN="$A" CFG="$T/a.yaml" TDIR="$T" QSOCK="$T/hdb/data/smfs.q.sock" node tests/node/reload.js "$1" "$qp" "$hp" 2>&1; }
 
 # reloadTimeout one hour: only what a client asks for, or its going, ends a wait.
 "$SMCTL" config default | sed -e "s#/var/lib/smfs#$T#g" -e "s#reloadTimeout: .*#reloadTimeout: 0D01:00:00#" >"$T/a.yaml"

@@ -2,7 +2,8 @@
 // and a REST client against a running smfs.
 //   node reload.js serve  Q_PORT HTTP_PORT   the whole registration / reload cycle
 //   node reload.js notready Q_PORT HTTP_PORT  a daemon with nothing to serve yet
-// Environment: SMCTL, ADMIN (admin socket), CFG (assembly), TDIR (scratch dir).
+// Environment: SMCTL, ADMIN (admin socket), CFG (assembly), TDIR (scratch dir), QSOCK
+// (the q IPC Unix socket).
 // Prints "ok" or exits 1 with what went wrong.
 "use strict";
 const assert = require("assert");
@@ -67,8 +68,10 @@ async function notready() {
   const c = await connect();
   await rejectsWith(sm.call(c, ".sm.api.register", sym("hdb"), span(60), sym("cb")), /^state$/, "register before any version");
   await rejectsWith(sm.call(c, ".sm.api.register", sym("nope"), span(60), sym("cb")), /^mount$/, "unknown mount first");
+  await rejectsWith(sm.call(c, ".sm.api.getStatus", null), /^state$/, "getStatus before any version");
   await sm.close(c);
   assert.strictEqual((await req("GET", "/readyz")).status, 503);
+  assert.strictEqual((await req("GET", "/status")).status, 503);
   assert.strictEqual((await req("GET", "/healthz")).status, 200);
   const r = await req("POST", "/register", JSON.stringify({ mount: "hdb", callback: "http://127.0.0.1:1/x" }));
   assert.strictEqual(r.status, 503, r.body);
@@ -99,7 +102,9 @@ async function serve() {
 
   // Registrants: A acknowledges, B never does (20 s timeout), C goes away, D and E
   // use the old [mount;sync;callback] form (1b: a sync call answered; 0b: async).
-  const [A, B, C, D, E] = await Promise.all([1, 2, 3, 4, 5].map(connect));
+  // E comes over the Unix socket.
+  const [A, B, C, D] = await Promise.all([1, 2, 3, 4].map(connect));
+  const E = await sm.connect({ unixSocket: process.env.QSOCK });
   const ra = await sm.call(A, ".sm.api.register", sym("hdb"), span(60), sym("onReload"));
   assert.deepStrictEqual(Object.keys(ra), ["ts", "minTS", "maxTS", "timeout"]);
   const rb = await sm.call(B, ".sm.api.register", sym("hdb"), span(20), sym("onReload"));
@@ -111,6 +116,7 @@ async function serve() {
   assert.strictEqual(cl.length, 5);
   assert.deepStrictEqual(cl.map((c) => c.timeout_ns / 1e9), [60, 20, 60, 3600, 0]);
   assert.deepStrictEqual(cl.map((c) => c.transport), ["qipc", "qipc", "qipc", "qipc-sync", "qipc"]);
+  assert.strictEqual(cl[4].peer, "unix");
   assert.ok(rb.timeout !== undefined);
 
   // A commit: everyone gets (callback; signal) on its own handle.
