@@ -11,7 +11,7 @@
  *      client, and how long until every acknowledgement was counted;
  *   2. getStatus round trips per second on one connection, against a plain TCP echo
  *      of the same sizes (request in, answer of the same length out) served by a
- *      thread of this process, in the same run.
+ *      child process, interleaved in slices with the smfs calls in the same run.
  * Nothing passes or fails on time. usage: bench/control [DIR] [--clients N] [--rounds N]
  *        [--calls N] */
 #include <arpa/inet.h>
@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/gen.h"
@@ -151,39 +152,44 @@ done:
     return NULL;
 }
 
-static double echo_rate(size_t req, size_t resp, int calls)
+/* A connected client of a fresh echo server in a child process, as smfs is one;
+ * *pid to wait for after closing *fd. */
+static void echo_open(struct echo *e, pid_t *pid, int *fd)
 {
-    struct echo e = {.req = req, .resp = resp};
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
-    e.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    if (e.lfd < 0 || bind(e.lfd, (struct sockaddr *)&a, sizeof a) || listen(e.lfd, 1) ||
-        getsockname(e.lfd, (struct sockaddr *)&a, &al))
+    e->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (e->lfd < 0 || bind(e->lfd, (struct sockaddr *)&a, sizeof a) || listen(e->lfd, 1) ||
+        getsockname(e->lfd, (struct sockaddr *)&a, &al))
         die("echo server", NULL);
-    pthread_t th;
-    pthread_create(&th, NULL, echo_main, &e);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if ((*pid = fork()) < 0) die("fork", NULL);
+    if (*pid == 0) {
+        echo_main(e);
+        _exit(0);
+    }
+    close(e->lfd);
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) die("echo connect", NULL);
-    char *q = calloc(1, req), *r = malloc(resp);
+    setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(*fd, (struct sockaddr *)&a, sizeof a)) die("echo connect", NULL);
+}
+
+/* N echo round trips on FD; returns the seconds taken. */
+static double echo_calls(int fd, const struct echo *e, int n)
+{
+    static char q[1 << 16], r[1 << 16];
+    if (e->req > sizeof q || e->resp > sizeof r) die("echo", "message too big");
     double t = mono();
-    for (int i = 0; i < calls; i++) {
-        if (write(fd, q, req) != (ssize_t)req) die("echo write", NULL);
+    for (int i = 0; i < n; i++) {
+        if (write(fd, q, e->req) != (ssize_t)e->req) die("echo write", NULL);
         size_t got = 0;
-        while (got < resp) {
-            ssize_t n = read(fd, r + got, resp - got);
-            if (n <= 0) die("echo read", NULL);
-            got += (size_t)n;
+        while (got < e->resp) {
+            ssize_t k = read(fd, r + got, e->resp - got);
+            if (k <= 0) die("echo read", NULL);
+            got += (size_t)k;
         }
     }
-    double rate = calls / (mono() - t);
-    close(fd);
-    pthread_join(th, NULL);
-    close(e.lfd);
-    free(q);
-    free(r);
-    return rate;
+    return mono() - t;
 }
 
 int main(int argc, char **argv)
@@ -201,13 +207,9 @@ int main(int argc, char **argv)
         }
     }
     if (nclients < 1 || rounds < 1 || calls < 1) die("arguments", "counts must be >= 1");
-    char tmpl[] = "/tmp/smfs-bench-control.XXXXXX", exe[4096], smfs[4200], cmd[8192];
+    char tmpl[] = "/tmp/smfs-bench-control.XXXXXX", smfs[4200], cmd[8192];
     if (!dir && !(dir = mkdtemp(tmpl))) die("mkdtemp", NULL);
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (el <= 0) die("readlink /proc/self/exe", NULL);
-    exe[el] = 0;
-    *strrchr(exe, '/') = 0;
-    snprintf(smfs, sizeof smfs, "%s/../smfs", exe);
+    if (bench_smfs_path(smfs, sizeof smfs)) die("readlink /proc/self/exe", NULL);
     signal(SIGPIPE, SIG_IGN);
 
     /* 0. a small HDB in the store, smfs serving it. */
@@ -226,13 +228,7 @@ int main(int argc, char **argv)
     g.days = 5;
     g.rows = 1000;
     if (gen_hdb(&g, &gs, &err)) die("gen-hdb", err.msg);
-    FILE *y = fopen(cfgp, "w");
-    if (!y) die(cfgp, NULL);
-    for (const char *p = cfg_default_yaml; *p;) {
-        if (!strncmp(p, "/var/lib/smfs", 13)) fputs(base, y), p += 13;
-        else fputc(*p++, y);
-    }
-    fclose(y);
+    if (bench_write_assembly(cfgp, base)) die(cfgp, NULL);
     struct cfg *c = NULL;
     if (cfg_load(cfgp, &c, &err)) die("assembly", err.msg);
     struct import_opts io = {.cfg = c, .verify = false};
@@ -344,13 +340,27 @@ int main(int argc, char **argv)
     if (ipc_client_call(qc, gsx, 10000, &res, &err)) die("getStatus", err.msg);
     if (ipc_encode(res, IPC_RESPONSE, false, &rb, &err)) die("encode", err.msg);
     k_free(res);
-    double t = mono();
-    for (int i = 0; i < calls; i++) {
-        if (ipc_client_call(qc, gsx, 10000, &res, &err)) die("getStatus", err.msg);
-        k_free(res);
+    /* Interleaved in slices, so both sides see the same moments of a noisy machine. */
+    struct echo ec = {.req = qb.len, .resp = rb.len};
+    pid_t epid;
+    int efd;
+    echo_open(&ec, &epid, &efd);
+    double t_smfs = 0, t_echo = 0;
+    int slice = calls / 20 ? calls / 20 : 1, done = 0;
+    while (done < calls) {
+        int n = calls - done < slice ? calls - done : slice;
+        double t = mono();
+        for (int i = 0; i < n; i++) {
+            if (ipc_client_call(qc, gsx, 10000, &res, &err)) die("getStatus", err.msg);
+            k_free(res);
+        }
+        t_smfs += mono() - t;
+        t_echo += echo_calls(efd, &ec, n);
+        done += n;
     }
-    double smfs_rate = calls / (mono() - t);
-    double echo = echo_rate(qb.len, rb.len, calls);
+    close(efd);
+    waitpid(epid, NULL, 0);
+    double smfs_rate = calls / t_smfs, echo = calls / t_echo;
     printf("\n  getStatus round trips, one connection: smfs %.0f/s, plain TCP echo %.0f/s (%zu bytes in, %zu out): ratio %.2f\n",
            smfs_rate, echo, qb.len, rb.len, smfs_rate / echo);
     printf("  (ratio: smfs rate / echo rate in the same run; 1.00 = no cost beyond the socket)\n");

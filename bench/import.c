@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "core/config.h"
 #include "core/gen.h"
 #include "core/import.h"
@@ -113,21 +114,11 @@ int main(int argc, char **argv)
            st.partitions, (long long)g.rows, (unsigned long long)st.files, (double)st.bytes / 1e9,
            now() - t, warm ? ", warm caches" : ", caches dropped before each step");
 
-    const char *y = cfg_default_yaml;
-    size_t yl = strlen(y) + 4 * strlen(base) + 64;
-    char *yaml = malloc(yl), *o = yaml;
-    for (const char *p = y; *p;) {
-        if (!strncmp(p, "/var/lib/smfs", 13)) {
-            o += sprintf(o, "%s", base);
-            p += 13;
-        } else {
-            *o++ = *p++;
-        }
-    }
-    *o = 0;
+    char cfgp[4300];
+    snprintf(cfgp, sizeof cfgp, "%s/bench.yaml", dir);
+    if (bench_write_assembly(cfgp, base)) die(cfgp, NULL);
     struct cfg *c = NULL;
-    if (cfg_parse("bench.yaml", yaml, strlen(yaml), &c, &err) < 0) die("assembly", err.msg);
-    free(yaml);
+    if (cfg_load(cfgp, &c, &err) < 0) die("assembly", err.msg);
 
     double mb = (double)st.bytes / 1e6;
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/hdb' && cp -a '%s' '%s'", base, src, data);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "core/config.h"
 #include "core/gen.h"
 #include "core/import.h"
@@ -315,12 +316,8 @@ int main(int argc, char **argv)
         printf("bench/read: /dev/fuse is not available here: nothing to compare\n");
         return 0;
     }
-    char exe[4096], smfs[4200];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (el <= 0) die("readlink /proc/self/exe", NULL);
-    exe[el] = 0;
-    *strrchr(exe, '/') = 0;
-    snprintf(smfs, sizeof smfs, "%s/../smfs", exe);
+    char smfs[4200];
+    if (bench_smfs_path(smfs, sizeof smfs)) die("readlink /proc/self/exe", NULL);
 
     char tmpl[] = "/var/tmp/smfs-bench-read.XXXXXX";
     if (!dir && !(dir = mkdtemp(tmpl))) die("mkdtemp", NULL);
@@ -356,13 +353,7 @@ int main(int argc, char **argv)
         printf("bench/read %s: %d partitions x 2 tables x %lld rows: %llu files, %.2f GB (generated in %.0f s)\n",
                sh->name, st.partitions, (long long)g.rows, (unsigned long long)st.files, (double)st.bytes / 1e9,
                now() - t);
-        FILE *y = fopen(cfgp, "w");
-        if (!y) die(cfgp, NULL);
-        for (const char *p = cfg_default_yaml; *p;) {
-            if (!strncmp(p, "/var/lib/smfs", 13)) fputs(base, y), p += 13;
-            else fputc(*p++, y);
-        }
-        fclose(y);
+        if (bench_write_assembly(cfgp, base)) die(cfgp, NULL);
         struct cfg *c = NULL;
         if (cfg_load(cfgp, &c, &err) < 0) die("assembly", err.msg);
         /* The store takes hard links of the same files: native and smfs read the

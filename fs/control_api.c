@@ -479,7 +479,18 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
         else if (!view_current(c->o.view)) reply_error(r, 503, "not ready: the store has no version to serve yet");
         else reply_json(r, 200, status_array(c));
     } else if (!strcmp(p, "/healthz")) {
-        reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        /* Alive is all /healthz says; lagging readers are worth a line (kdb Insights'
+         * own health message), not a failure. */
+        struct reload_stats rs;
+        reload_stats(c->reload, &rs);
+        json_t *j = json_pack("{s:s,s:I}", "status", "ok", "pending_acks", (json_int_t)rs.pending);
+        if (j && rs.pending) {
+            char m[128];
+            snprintf(m, sizeof m, "Storage is lagging, waiting on %llu pending reload signals",
+                     (unsigned long long)rs.pending);
+            json_object_set_new(j, "message", json_string(m));
+        }
+        reply_json(r, 200, j);
     } else if (!strcmp(p, "/readyz")) {
         uint64_t cur = view_current(c->o.view);
         if (cur) reply_json(r, 200, json_pack("{s:b,s:I}", "ready", 1, "version", (json_int_t)cur));

@@ -3,7 +3,8 @@
 # read, pread and both kinds of mmap, passthrough files cost the daemon no READ, a
 # reader holding version 1 keeps reading it across an ingest while par.txt moves to
 # version 2, writes get EROFS, unknown names fail cleanly, vacuum waits for the open
-# file, SIGKILL leaves a mount fusermount3 -u clears, SIGTERM unmounts cleanly.
+# file, SIGKILL leaves a mount fusermount3 -u clears, an old version is vacuumed by
+# itself once its last open file closes, SIGTERM unmounts cleanly.
 . tests/integration/lib.sh
 
 SMFS="$BUILD/smfs"
@@ -121,8 +122,30 @@ expect_eq "passthrough off" "$(stat_of .fuse.passthrough)" false
 
 # Killed again and started without fusermount3: smfs clears the dead mount itself.
 kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
-start --no-auto-vacuum
+start
 expect_in "dead mount cleared" "$(cat "$T/log")" "was a dead FUSE mount"
+
+# Automatic vacuum (the default): the version a commit replaces stays while a file of
+# it is open, and goes by itself when that file closes (nobody registered for reload
+# signals here, so nothing else holds it).
+f=2024.01.03/trade/price
+mkfifo "$T/go2"
+"$RC" --hold "$T/orig/$f" "$M/v2\$/hdb/$f" <"$T/go2" >"$T/hold2.out" 2>&1 &
+hp=$!
+exec 3>"$T/go2"
+i=0
+until grep -q ready "$T/hold2.out"; do i=$((i + 1)); [ $i -lt 200 ] || fail "holder: $(cat "$T/hold2.out")"; sleep 0.1; done
+"$SMCTL" gen-hdb "$T/stg3" --days 1 --rows 55 --tables trade --seed 11 --start 2024.01.03 >/dev/null
+"$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg3" >/dev/null || fail "third ingest"
+expect_eq "par.txt after the third commit" "$(cat "$M/par.txt")" 'v3$/hdb'
+vers() { "$SMCTL" versions --admin "$A" --json | jq -c '[.versions[].version]'; }
+expect_eq "version 2 kept while its file is open" "$(vers)" '[2,3]'
+echo go >&3
+exec 3>&-
+wait $hp || fail "holder: $(cat "$T/hold2.out")"
+i=0
+until [ "$(vers)" = '[3]' ]; do i=$((i + 1)); [ $i -lt 300 ] || fail "version 2 not reclaimed: $(vers)"; sleep 0.1; done
+expect_in "vacuumed by itself" "$(cat "$T/log")" "automatic vacuum: 1 versions dropped"
 
 # SIGTERM: clean unmount, exit 0; smctl stop does the same.
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=

@@ -144,6 +144,9 @@ async function serve() {
   });
   assert.deepStrictEqual(cl.map((c) => c.pending), [0, 1, 0, 0], "only B still owes an acknowledgement");
   assert.deepStrictEqual(versions(), [1, 2], "B holds version 1");
+  const hz = JSON.parse((await req("GET", "/healthz")).body);
+  assert.strictEqual(hz.pending_acks, 1);
+  assert.strictEqual(hz.message, "Storage is lagging, waiting on 1 pending reload signals");
   assert.strictEqual(status().reload.versions_held, 1);
   // The getStatus answer moved with the commit.
   const st2 = await sm.call(A, ".sm.api.getStatus", null);
