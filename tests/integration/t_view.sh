@@ -28,6 +28,21 @@ start() {
     smfs_wait "$pid" "$A" "$T/log"
 }
 stat_of() { "$SMCTL" status --admin "$A" --json | jq -r "$1"; }
+# hold NAME A B: readcmp --hold opens and maps B (checked against A) in the background
+# until "release NAME"; its output in $T/NAME.out, its pid in $hp.
+hold() {
+    mkfifo "$T/$1"
+    "$RC" --hold "$2" "$3" <"$T/$1" >"$T/$1.out" 2>&1 &
+    hp=$!
+    exec 3>"$T/$1"
+    _i=0
+    until grep -q ready "$T/$1.out"; do _i=$((_i + 1)); [ $_i -lt 200 ] || fail "holder: $(cat "$T/$1.out")"; sleep 0.1; done
+}
+release() {
+    echo go >&3
+    exec 3>&-
+    wait $hp || fail "holder: $(cat "$T/$1.out")"
+}
 
 sed "s#/var/lib/smfs#$T#g" <<EOF >"$T/a.yaml"
 $("$SMCTL" config default)
@@ -82,12 +97,7 @@ expect_eq "dot-dot resolves inside" "$(cat "$M/v1\$/hdb/../../par.txt")" 'v1$/hd
 
 # A reader holds version 1 open and mapped while version 2 replaces its partition.
 f=2024.01.02/trade/price
-mkfifo "$T/go"
-"$RC" --hold "$T/orig/$f" "$M/v1\$/hdb/$f" <"$T/go" >"$T/hold.out" 2>&1 &
-hp=$!
-exec 3>"$T/go"
-i=0
-until grep -q ready "$T/hold.out"; do i=$((i + 1)); [ $i -lt 200 ] || fail "holder: $(cat "$T/hold.out")"; sleep 0.1; done
+hold h1 "$T/orig/$f" "$M/v1\$/hdb/$f"
 "$SMCTL" gen-hdb "$T/stg" --days 1 --rows 77 --tables trade --seed 9 --start 2024.01.02 >/dev/null
 out=$("$SMCTL" ingest -c "$T/a.yaml" --admin "$A" --keep-staging "$T/stg") || fail "ingest through smfs: $out"
 expect_in "ingest" "$out" "live in the running smfs"
@@ -96,10 +106,8 @@ expect_eq "root after the commit" "$(ls -A "$M" | tr '\n' ' ')" 'par.txt sym v2$
 cmp -s "$T/orig/$f" "$M/v2\$/hdb/$f" && fail "version 2 did not replace $f"
 "$RC" "$T/orig/$f" "$M/v1\$/hdb/$f" || fail "v1\$ no longer reads version 1"
 expect_eq "vacuum while held" "$("$SMCTL" vacuum --admin "$A" --json | jq .versions_dropped)" 0
-echo go >&3
-exec 3>&-
-wait $hp || fail "holder: $(cat "$T/hold.out")"
-expect_in "holder" "$(cat "$T/hold.out")" "held version still reads its bytes"
+release h1
+expect_in "holder" "$(cat "$T/h1.out")" "held version still reads its bytes"
 expect_eq "rows after ingest" "$("$SMCTL" load --json "$M" | jq .tables.trade.rows)" \
     "$(( $(jq .tables.trade.rows "$T/want.json") - 3000 + 77 ))"
 expect_eq "vacuum once released" "$("$SMCTL" vacuum --admin "$A" --json | jq .versions_dropped)" 1
@@ -129,20 +137,13 @@ expect_in "dead mount cleared" "$(cat "$T/log")" "was a dead FUSE mount"
 # it is open, and goes by itself when that file closes (nobody registered for reload
 # signals here, so nothing else holds it).
 f=2024.01.03/trade/price
-mkfifo "$T/go2"
-"$RC" --hold "$T/orig/$f" "$M/v2\$/hdb/$f" <"$T/go2" >"$T/hold2.out" 2>&1 &
-hp=$!
-exec 3>"$T/go2"
-i=0
-until grep -q ready "$T/hold2.out"; do i=$((i + 1)); [ $i -lt 200 ] || fail "holder: $(cat "$T/hold2.out")"; sleep 0.1; done
+hold h2 "$T/orig/$f" "$M/v2\$/hdb/$f"
 "$SMCTL" gen-hdb "$T/stg3" --days 1 --rows 55 --tables trade --seed 11 --start 2024.01.03 >/dev/null
 "$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg3" >/dev/null || fail "third ingest"
 expect_eq "par.txt after the third commit" "$(cat "$M/par.txt")" 'v3$/hdb'
 vers() { "$SMCTL" versions --admin "$A" --json | jq -c '[.versions[].version]'; }
 expect_eq "version 2 kept while its file is open" "$(vers)" '[2,3]'
-echo go >&3
-exec 3>&-
-wait $hp || fail "holder: $(cat "$T/hold2.out")"
+release h2
 i=0
 until [ "$(vers)" = '[3]' ]; do i=$((i + 1)); [ $i -lt 300 ] || fail "version 2 not reclaimed: $(vers)"; sleep 0.1; done
 expect_in "vacuumed by itself" "$(cat "$T/log")" "automatic vacuum: 1 versions dropped"
