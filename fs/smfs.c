@@ -143,7 +143,8 @@ static void usage(void)
            "    -p, --port=[HOST:]PORT q IPC port for .sm.api.register/getStatus/reloadComplete\n"
            "                           (default $KXI_PORT; every interface unless HOST is given)\n"
            "    --q-socket=PATH        q IPC on a Unix socket too (default: smfs.q.sock in the\n"
-           "                           store; 'none' for no socket)\n"
+           "                           store; 'none' for no socket; @NAME: Linux's abstract\n"
+           "                           namespace, e.g. @/tmp/kx.5010 for q's hopen`:unix://5010)\n"
            "    --users=FILE           q IPC logins, kdb+ -u style (user:password lines)\n"
            "    --http=[HOST:]PORT     REST: POST /register, GET /status /healthz /readyz /metrics\n"
            "                           (loopback unless HOST is given)\n"
@@ -381,7 +382,8 @@ int main(int argc, char **argv)
     char qsock[PATH_MAX];
     const char *q_unix = qsock;
     if (cli.q_socket && !strcmp(cli.q_socket, "none")) q_unix = NULL;
-    else if (cli.q_socket && file_join(qsock, sizeof qsock, cli.q_socket[0] == '/' ? "" : cwd, cli.q_socket)) {
+    else if (cli.q_socket && file_join(qsock, sizeof qsock, cli.q_socket[0] == '/' || cli.q_socket[0] == '@' ? "" : cwd,
+                                       cli.q_socket)) {
         log_err("--q-socket: path too long");
         goto out;
     } else if (!cli.q_socket && file_join(qsock, sizeof qsock, store_home(s), "smfs.q.sock")) {

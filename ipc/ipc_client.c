@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ipc/ev.h"
+#include "ipc/sock.h"
 
 struct queued {
     struct k      *x;
@@ -119,15 +120,14 @@ static int connect_to(struct ipc_client *c, const struct sockaddr *a, socklen_t 
 static int open_socket(struct ipc_client *c, const char *target, int64_t deadline, struct smfs_err *err)
 {
     if (!strncmp(target, "unix:", 5)) {
-        struct sockaddr_un a = {.sun_family = AF_UNIX};
-        const char *path = target + 5;
-        if (strlen(path) >= sizeof a.sun_path)
-            return err_set(err, -ENAMETOOLONG, "'%s': socket path too long", target);
-        memcpy(a.sun_path, path, strlen(path) + 1);
+        struct sockaddr_un a;
+        socklen_t alen;
+        int rc = sock_addr_unix(target + 5, "q IPC socket", &a, &alen, err);
+        if (rc) return rc;
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (c->fd < 0) return err_sys(err, "socket", target);
         c->local = true;
-        return connect_to(c, (struct sockaddr *)&a, sizeof a, deadline, err);
+        return connect_to(c, (struct sockaddr *)&a, alen, deadline, err);
     }
     const char *colon = strrchr(target, ':');
     if (!colon || !colon[1])

@@ -1,6 +1,7 @@
 /* ipc/ipc_client.h: a blocking q IPC client — what smfs uses to reach tickerplants
  * and to call back query processes, and what smctl and the tests use. Targets:
- * "host:port", ":port" (localhost) or "unix:/path/to/socket".
+ * "host:port", ":port" (localhost), "unix:/path/to/socket" or "unix:@name" (Linux's
+ * abstract namespace, where kdb+ listens: "unix:@/tmp/kx.5010").
  * Owns:    its socket and any asynchronous messages received while waiting for a
  *          response (kept in order for ipc_client_recv).
  * Never:   waits longer than the timeout it was given; accepts a message over its

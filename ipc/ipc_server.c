@@ -654,7 +654,7 @@ void ipc_server_free(struct ipc_server *s)
     if (s->unix_fd >= 0) {
         ev_del(s->loop, s->unix_fd);
         close(s->unix_fd);
-        unlink(s->unix_path);
+        if (!sock_abstract(s->unix_path)) unlink(s->unix_path);
     }
     if (s->sweep > 0) ev_timer_del(s->loop, s->sweep);
     for (size_t i = 0; i < s->nh; i++) free(s->h[i].name);

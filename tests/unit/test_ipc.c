@@ -296,6 +296,35 @@ static void calls_of_every_shape(void **state)
     k_free(r);
     ipc_client_close(c);
     stop(v);
+
+    /* A socket in the abstract namespace, as kdb+ listens on Linux: no file made or
+     * removed, and a second listener on the same name is refused. */
+    char name[64];
+    snprintf(name, sizeof name, "@/tmp/smfs-test-kx.%d", (int)getpid());
+    struct ev_loop *loop;
+    struct ipc_server *s1, *s2;
+    struct ipc_server_opts ao = {.port = -1, .unix_path = name};
+    assert_int_equal(ev_new(&loop, &err), 0);
+    assert_int_equal(ipc_server_new(loop, &ao, &s1, &err), 0);
+    assert_int_equal(access(name, F_OK), -1);
+    assert_int_equal(ipc_server_new(loop, &ao, &s2, &err), -EADDRINUSE);
+    assert_non_null(strstr(err.msg, "another process is listening"));
+    struct srv lv = {.loop = loop};
+    assert_int_equal(pthread_create(&lv.th, NULL, loop_main, &lv), 0);
+    snprintf(target, sizeof target, "unix:%s", name);
+    c = login(target, NULL);
+    struct k *x = callv("add", 2, k_float(1), k_float(2));
+    assert_int_equal(ipc_client_call(c, x, 5000, &r, &err), -EREMOTEIO);
+    assert_string_equal(r->u.s, "add");   /* no handlers on this one: kdb+'s error, the name */
+    k_free(x);
+    k_free(r);
+    ipc_client_close(c);
+    ev_stop_async(loop);
+    pthread_join(lv.th, NULL);
+    ipc_server_free(s1);
+    assert_int_equal(ipc_server_new(loop, &ao, &s2, &err), 0);   /* free released the name */
+    ipc_server_free(s2);
+    ev_free(loop);
 }
 
 static void logins_and_compression(void **state)
