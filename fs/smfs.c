@@ -262,11 +262,15 @@ int main(int argc, char **argv)
     unprefix(cli.http);
     unprefix(cli.keep);
     unprefix(cli.log_file);
-    if (!cli.port && getenv("KXI_PORT") && *getenv("KXI_PORT")) cli.port = strdup(getenv("KXI_PORT"));
+    const char *port_what = "--port";
+    if (!cli.port && getenv("KXI_PORT") && *getenv("KXI_PORT")) {
+        cli.port = strdup(getenv("KXI_PORT"));
+        port_what = "$KXI_PORT";
+    }
     char *q_host = NULL, *http_host = NULL;
     int q_port = -1, http_port_ = -1;
     unsigned long keep = 1;
-    if ((cli.port && host_port(cli.port, "--port", &q_host, &q_port)) ||
+    if ((cli.port && host_port(cli.port, port_what, &q_host, &q_port)) ||
         (cli.http && host_port(cli.http, "--http", &http_host, &http_port_))) {
         status = 2;
         goto out;
