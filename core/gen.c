@@ -14,7 +14,6 @@
 #include "fileio.h"
 #include "k_fmt.h"
 
-#define NS_PER_DAY  INT64_C(86400000000000)
 #define OPEN_NS     (INT64_C(34200) * 1000000000)   /* 09:30 */
 #define SESSION_NS  (INT64_C(23400) * 1000000000)   /* 6.5 hours */
 
@@ -162,7 +161,7 @@ static int gen_table(const char *pdir, const char *table, int32_t date, const st
         s->price *= 1 + (rnd_unit(r) - 0.5) * 0.002;
         double px = (double)llround(s->price * 100) / 100;
         ((int64_t *)sym->u.v)[i] = s->index;
-        ((int64_t *)time->u.v)[i] = (int64_t)date * NS_PER_DAY + keys[2 * i + 1];
+        ((int64_t *)time->u.v)[i] = (int64_t)date * K_NS_PER_DAY + keys[2 * i + 1];
         ((int64_t *)j1->u.v)[i] = 100 * (1 + (int64_t)rnd_below(r, 50));
         ((char *)ex->u.v)[i] = exchanges[rnd_below(r, sizeof exchanges - 1)];
         const char *text;

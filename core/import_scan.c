@@ -18,7 +18,6 @@
 #include "k_fmt.h"
 #include "kdb.h"
 
-#define NS_PER_DAY    INT64_C(86400000000000)
 #define DIAG_PARTS    8      /* partitions named per problem before "(N more)" */
 
 /* ---- small lists ---- */
@@ -202,8 +201,8 @@ static const char *found_type(const struct kdb_info *in)
 static const char *ts_text(int64_t v, char *buf, size_t n)
 {
     if (v == KNULL_J) return snprintf(buf, n, "0Np"), buf;
-    int64_t d = v / NS_PER_DAY, r = v % NS_PER_DAY;
-    if (r < 0) r += NS_PER_DAY, d--;
+    int64_t d = v / K_NS_PER_DAY, r = v % K_NS_PER_DAY;
+    if (r < 0) r += K_NS_PER_DAY, d--;
     int y, m, dd;
     k_ymd_from_days((int32_t)d, &y, &m, &dd);
     snprintf(buf, n, "%04d.%02d.%02dD%02lld:%02lld:%02lld.%09lld", y, m, dd,
@@ -215,8 +214,8 @@ static const char *ts_text(int64_t v, char *buf, size_t n)
 static bool on_day(int64_t v, int32_t day)
 {
     if (v == KNULL_J) return false;
-    int64_t d = v / NS_PER_DAY;
-    if (v % NS_PER_DAY < 0) d--;
+    int64_t d = v / K_NS_PER_DAY;
+    if (v % K_NS_PER_DAY < 0) d--;
     return d == day;
 }
 

@@ -19,12 +19,12 @@ int32_t k_days_from_ymd(int y, int m, int d)
     int yoe = y - era * 400;
     int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int32_t)(era * 146097 + doe - 719468 - 10957);
+    return (int32_t)(era * 146097 + doe - 719468 - K_EPOCH_DAYS);
 }
 
 void k_ymd_from_days(int32_t days, int *y, int *m, int *d)
 {
-    int64_t z = (int64_t)days + 10957 + 719468;
+    int64_t z = (int64_t)days + K_EPOCH_DAYS + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     int64_t doe = z - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
@@ -125,8 +125,8 @@ static int fmt_item(const struct k *x, int64_t i, struct buf *o)
     case KT_CHAR: return buf_printf(o, "%c", *(const char *)p);
     case KT_SYM: return buf_printf(o, "%s", x->t < 0 ? x->u.s : k_symv_at(x, i));
     case KT_TIMESTAMP: {
-        int64_t days = v / INT64_C(86400000000000), ns = v % INT64_C(86400000000000);
-        if (ns < 0) { ns += INT64_C(86400000000000); days--; }
+        int64_t days = v / K_NS_PER_DAY, ns = v % K_NS_PER_DAY;
+        if (ns < 0) { ns += K_NS_PER_DAY; days--; }
         int rc = fmt_date(o, (int32_t)days);
         if (rc == 0) rc = buf_printf(o, "D");
         return rc ? rc : fmt_hms(o, ns, true, true);
@@ -151,7 +151,7 @@ static int fmt_item(const struct k *x, int64_t i, struct buf *o)
     case KT_TIMESPAN: {
         int rc = 0;
         if (v < 0) { rc = buf_printf(o, "-"); v = -v; }
-        int64_t day = INT64_C(86400000000000);
+        int64_t day = K_NS_PER_DAY;
         if (rc == 0) rc = buf_printf(o, "%" PRId64 "D", v / day);
         return rc ? rc : fmt_hms(o, v % day, true, true);
     }

@@ -23,6 +23,20 @@ int k_fmt(const struct k *x, size_t max_items, struct buf *out) __attribute__((w
  * "1.5", "AAPL" for symbols, unquoted). For JSON and tables. */
 int k_fmt_item(const struct k *x, int64_t i, struct buf *out) __attribute__((warn_unused_result));
 
+#define K_NS_PER_DAY     INT64_C(86400000000000)
+#define K_EPOCH_DAYS     10957   /* 1970.01.01 → 2000.01.01, kdb+'s epoch */
+#define K_EPOCH_UNIX_NS  ((int64_t)K_EPOCH_DAYS * K_NS_PER_DAY)
+
+/* ns since 1970 <-> a q timestamp (ns since 2000.01.01); the null stays null. */
+static inline int64_t k_ts_from_unix_ns(int64_t ns)
+{
+    return ns == INT64_MIN ? ns : ns - K_EPOCH_UNIX_NS;
+}
+static inline int64_t k_unix_ns_from_ts(int64_t ts)
+{
+    return ts == INT64_MIN ? ts : ts + K_EPOCH_UNIX_NS;
+}
+
 /* Days since 2000.01.01 <-> civil date. */
 int32_t k_days_from_ymd(int y, int m, int d);
 void    k_ymd_from_days(int32_t days, int *y, int *m, int *d);

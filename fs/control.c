@@ -15,9 +15,6 @@
 #include "fs/log.h"
 #include "fs/vanilla.h"
 
-#define DAY_NS INT64_C(86400000000000)
-#define Q_EPOCH_DAYS 10957   /* 1970.01.01 → 2000.01.01 */
-
 int64_t ctl_now_rt(void)
 {
     struct timespec ts;
@@ -65,7 +62,7 @@ int control_publish(const struct control_opts *o, struct smfs_err *err)
 
 static int64_t unix_of_days(int32_t qdays)
 {
-    return ((int64_t)qdays + Q_EPOCH_DAYS) * DAY_NS;
+    return k_unix_ns_from_ts((int64_t)qdays * K_NS_PER_DAY);
 }
 
 /* The first and last date partition of SNAP over every local date tier. */

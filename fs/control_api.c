@@ -11,20 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/k_fmt.h"
 #include "fs/log.h"
 
 #define METRICS_MAX (1u << 20)
-
-static int64_t now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- acknowledgement deadlines --------------------------------------------------- */
 
@@ -39,7 +32,7 @@ static int64_t on_ack_timer(struct ev_loop *loop, void *arg)
 
 void api_arm(struct control *c)
 {
-    int64_t now = now_mono(), next = reload_tick(c->reload, now);
+    int64_t now = ev_now_ns(), next = reload_tick(c->reload, now);
     if (c->ack_timer) ev_timer_del(c->loop, c->ack_timer);
     c->ack_timer = 0;
     if (next == INT64_MAX) return;
@@ -84,7 +77,6 @@ static int send_rest(struct control *c, struct reload_client *cl, const struct r
     int rc = http_post(c->post, cl->callback, body, cl->id, &e);
     free(body);
     if (rc) log_warn("reload: %s", e.msg);
-    else c->n.rest_sent++;
     return rc;
 }
 
@@ -108,11 +100,9 @@ static void on_posted(void *arg, uint64_t id, bool ok, long status, const char *
     (void)status;
     struct control *c = arg;
     if (ok) return;
-    c->n.rest_failed++;
     for (size_t i = 0; i < reload_nclients(c->reload); i++) {
         struct reload_client *cl = reload_client_at(c->reload, i);
         if (cl->id != id) continue;
-        cl->failures++;
         log_warn("reload: callback %s (registration %llu, mount %s) failed: %s: registration dropped",
                  cl->callback, (unsigned long long)id, cl->mount->name, why);
     }
@@ -123,7 +113,7 @@ void api_commit(struct control *c, struct commit_note *note)
 {
     struct store_snap *old = note->old;
     note->old = NULL;
-    reload_commit(c->reload, note->sigs, note->n, old, now_mono());
+    reload_commit(c->reload, note->sigs, note->n, old, ev_now_ns());
     api_arm(c);
 }
 
@@ -262,7 +252,7 @@ static struct k *q_reload_complete(struct ipc_call *call, void *arg)
     if (a->u.kk[0]->t != -KT_TIMESTAMP)
         return qerr("type", "ts must be the timestamp the reload signal carried, got %s",
                     k_type_name(a->u.kk[0]->t));
-    int64_t ts = reload_unix_from_q(a->u.kk[0]->u.j);
+    int64_t ts = k_unix_ns_from_ts(a->u.kk[0]->u.j);
     int n = reload_ack(c->reload, call->conn, ts);
     if (!n) log_debug("reload: acknowledgement from %s matches no pending signal", call->peer);
     api_arm(c);
@@ -521,13 +511,12 @@ json_t *api_clients_json(struct control *c)
     for (size_t i = 0; a && i < reload_nclients(c->reload); i++) {
         struct reload_client *cl = reload_client_at(c->reload, i);
         if (cl->dead) continue;
-        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
             "id", (json_int_t)cl->id, "transport", kind_name(cl->kind), "mount", cl->mount->name,
             "callback", cl->callback, "peer", cl->peer, "user", cl->user,
             "timeout_ns", (json_int_t)cl->timeout_ns, "registered_ns", (json_int_t)cl->registered_rt,
             "sent", (json_int_t)cl->sent, "acked", (json_int_t)cl->acked,
             "timeouts", (json_int_t)cl->timeouts, "pending", (json_int_t)cl->npend,
-            "failures", (json_int_t)cl->failures,
             "last_ack_ts_ns", (json_int_t)(cl->last_ack_ts == KNULL_J ? 0 : cl->last_ack_ts)));
     }
     return json_pack("{s:b,s:o}", "ok", 1, "clients", a);

@@ -33,7 +33,6 @@ struct job {
 
 struct ctl_counters {
     uint64_t commits, ingest_errors, vacuums, vacuum_versions, verifies;
-    uint64_t rest_sent, rest_failed;
 };
 
 struct control {

@@ -9,8 +9,6 @@
 #include "core/k_fmt.h"
 #include "fs/log.h"
 
-#define Q_EPOCH_NS INT64_C(946684800000000000)   /* 2000.01.01 - 1970.01.01 */
-
 /* A previous version some registrant may still be reading. */
 struct reload_gen {
     struct store_snap *snap;
@@ -40,16 +38,6 @@ struct reload {
     int                   iterating;   /* a fan-out is walking cl: drops only mark */
     struct reload_stats   st;
 };
-
-int64_t reload_q_from_unix(int64_t ns)
-{
-    return ns == KNULL_J ? KNULL_J : ns - Q_EPOCH_NS;
-}
-
-int64_t reload_unix_from_q(int64_t qns)
-{
-    return qns == KNULL_J ? KNULL_J : qns + Q_EPOCH_NS;
-}
 
 int reload_new(const struct cfg *cfg, int64_t max_timeout_ns, const struct reload_ops *ops,
                struct reload **out, struct smfs_err *err)
@@ -122,7 +110,6 @@ static void client_drop(struct reload *r, struct reload_client *c, const char *w
 {
     if (c->dead) return;
     c->dead = true;
-    r->st.dropped++;
     if (c->kind == RELOAD_REST) r->st.clients_rest--;
     else r->st.clients_q--;
     if (c->npend)
@@ -160,12 +147,6 @@ void reload_set_signals(struct reload *r, const struct reload_signal *sigs, size
         r->sigs[i].changed = false;
     }
     r->ready = n > 0 && sigs[0].version > 0;
-}
-
-const struct reload_signal *reload_signal_of(const struct reload *r, const char *mount, bool *ready)
-{
-    *ready = r->ready;
-    return sig_find(r, mount);
 }
 
 size_t reload_nmounts(const struct reload *r)
@@ -274,7 +255,6 @@ void reload_commit(struct reload *r, const struct reload_signal *sigs, size_t n,
         }
     }
     r->ready = nm > 0 && sigs[0].version > 0;
-    r->st.commits++;
 
     /* The generation exists before any send, so a client that acks (or drops) while
      * the fan-out still runs finds it; one extra wait keeps it until the end. */
@@ -460,9 +440,9 @@ struct k *reload_signal_k(const struct reload_signal *s, int64_t timeout_ns)
             return NULL;
         }
         int64_t *p = v->u.v;
-        p[0] = reload_q_from_unix(s->ts);
-        p[1] = reload_q_from_unix(s->min_ts);
-        p[2] = reload_q_from_unix(s->max_ts);
+        p[0] = k_ts_from_unix_ns(s->ts);
+        p[1] = k_ts_from_unix_ns(s->min_ts);
+        p[2] = k_ts_from_unix_ns(s->max_ts);
         return k_dict(keys, v);
     }
     struct k *vals = k_list(nk);
@@ -474,14 +454,14 @@ struct k *reload_signal_k(const struct reload_signal *s, int64_t timeout_ns)
     bool ok = true;
     struct k *x;
 #define PUT(expr) do { x = (expr); ok = ok && x; k_list_set(vals, i++, x); } while (0)
-    PUT(k_timestamp(reload_q_from_unix(s->ts)));
-    PUT(k_timestamp(reload_q_from_unix(s->min_ts)));
+    PUT(k_timestamp(k_ts_from_unix_ns(s->ts)));
+    PUT(k_timestamp(k_ts_from_unix_ns(s->min_ts)));
     if (stream) {
-        PUT(k_timestamp(reload_q_from_unix(s->start_ts)));
-        PUT(k_timestamp(reload_q_from_unix(s->end_ts)));
+        PUT(k_timestamp(k_ts_from_unix_ns(s->start_ts)));
+        PUT(k_timestamp(k_ts_from_unix_ns(s->end_ts)));
         PUT(k_long(s->pos));
     } else {
-        PUT(k_timestamp(reload_q_from_unix(s->max_ts)));
+        PUT(k_timestamp(k_ts_from_unix_ns(s->max_ts)));
     }
     if (timeout_ns >= 0) PUT(k_timespan(timeout_ns));
 #undef PUT
@@ -507,7 +487,7 @@ static json_t *q_json(struct k *a)
 
 static json_t *ts_json(int64_t unix_ns)
 {
-    return unix_ns == KNULL_J ? json_null() : q_json(k_timestamp(reload_q_from_unix(unix_ns)));
+    return unix_ns == KNULL_J ? json_null() : q_json(k_timestamp(k_ts_from_unix_ns(unix_ns)));
 }
 
 json_t *reload_signal_json(const struct reload_signal *s, int64_t timeout_ns)

@@ -53,7 +53,7 @@ struct reload_client {
     char             peer[80], user[64];
     int64_t          timeout_ns;     /* granted; 0: not waited for */
     int64_t          registered_rt;  /* realtime ns */
-    uint64_t         sent, acked, timeouts, failures;
+    uint64_t         sent, acked, timeouts;
     int64_t          last_ack_ts;    /* KNULL_J: none yet */
     struct reload_pending *pend;
     size_t           npend, cap;
@@ -73,7 +73,7 @@ struct reload_stats {
     uint64_t clients_q, clients_rest;
     uint64_t pending;                /* acknowledgements waited for now */
     uint64_t held;                   /* previous versions held for them */
-    uint64_t commits, signals, acks, timeouts, dropped, unmatched_acks;
+    uint64_t signals, acks, timeouts, unmatched_acks;
 };
 
 struct reload;
@@ -87,9 +87,6 @@ void reload_free(struct reload *r);
  * order), without sending anything: at start. */
 void reload_set_signals(struct reload *r, const struct reload_signal *sigs, size_t n);
 
-/* The last signal of MOUNT (by name); NULL if unknown. *ready is false before any. */
-const struct reload_signal *reload_signal_of(const struct reload *r, const char *mount,
-                                             bool *ready);
 size_t reload_nmounts(const struct reload *r);
 const struct reload_signal *reload_signal_at(const struct reload *r, size_t i);
 
@@ -138,9 +135,5 @@ struct k *reload_signal_k(const struct reload_signal *sig, int64_t timeout_ns);
 /* The same as JSON: timestamps as q prints them ("2024.01.02D00:00:00.000000000"),
  * nulls as null. */
 json_t *reload_signal_json(const struct reload_signal *sig, int64_t timeout_ns);
-
-/* ns since 1970 <-> q timestamps (ns since 2000.01.01); nulls stay null. */
-int64_t reload_q_from_unix(int64_t ns);
-int64_t reload_unix_from_q(int64_t qns);
 
 #endif

@@ -38,11 +38,16 @@ struct ev_loop {
     atomic_bool      stop;
 };
 
-int64_t ev_now_ms(void)
+int64_t ev_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ev_now_ms(void)
+{
+    return ev_now_ns() / 1000000;
 }
 
 static uint64_t tag(int fd, uint32_t gen)

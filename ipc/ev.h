@@ -50,5 +50,6 @@ void ev_stop(struct ev_loop *loop);         /* from the loop's thread */
 void ev_stop_async(struct ev_loop *loop);   /* from any thread */
 
 int64_t ev_now_ms(void);   /* CLOCK_MONOTONIC */
+int64_t ev_now_ns(void);   /* the same clock, in ns */
 
 #endif
