@@ -19,6 +19,7 @@ LDLIBS_FUSE  := -lfuse3 -pthread
 
 CORE_SRC  := $(wildcard core/*.c)
 IPC_SRC   := $(wildcard ipc/*.c)
+CTL_SRC   := $(wildcard control/*.c)
 FS_SRC    := $(filter-out fs/smfs.c,$(wildcard fs/*.c))
 TOOLS_SRC := $(wildcard tools/*.c)
 HELP_SRC  := $(wildcard tests/helpers/*.c)
@@ -28,6 +29,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
 IPC_OBJ   := $(IPC_SRC:%.c=$(B)/%.o)
+CTL_OBJ   := $(CTL_SRC:%.c=$(B)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(B)/%.o)
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -35,6 +37,7 @@ HELP_BIN  := $(HELP_SRC:tests/helpers/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 CORE_LIB  := $(B)/libsmfscore.a
 IPC_LIB   := $(B)/libsmfsipc.a
+CTL_LIB   := $(B)/libsmfscontrol.a
 FS_LIB    := $(B)/libsmfsfs.a
 LIBS      := $(IPC_LIB) $(CORE_LIB)
 LDLIBS    := $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
@@ -65,6 +68,10 @@ $(IPC_LIB): $(IPC_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(CTL_LIB): $(CTL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(SMCTL): $(TOOLS_OBJ) $(LIBS)
 	$(CC) $(SAN) -o $@ $(TOOLS_OBJ) $(LIBS) $(LDLIBS)
 
@@ -72,12 +79,13 @@ $(FS_LIB): $(FS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(SMFS): $(B)/fs/smfs.o $(FS_LIB) $(LIBS)
-	$(CC) $(SAN) -o $@ $< $(FS_LIB) $(LIBS) $(LDLIBS) $(LDLIBS_FUSE)
+# Layers link top down: fs → control → ipc → core.
+$(SMFS): $(B)/fs/smfs.o $(FS_LIB) $(CTL_LIB) $(LIBS)
+	$(CC) $(SAN) -o $@ $< $(FS_LIB) $(CTL_LIB) $(LIBS) $(LDLIBS) $(LDLIBS_FUSE)
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(FS_LIB) $(LIBS)
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(FS_LIB) $(CTL_LIB) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -pthread -o $@ $< $(FS_LIB) $(LIBS) -lcmocka $(LDLIBS) $(LDLIBS_FUSE)
+	$(CC) $(SAN) -pthread -o $@ $< $(FS_LIB) $(CTL_LIB) $(LIBS) -lcmocka $(LDLIBS) $(LDLIBS_FUSE)
 
 # Helpers the tests start (servers for node-q), not tests themselves.
 $(B)/tests/%: $(B)/tests/helpers/%.o $(LIBS)
@@ -96,6 +104,7 @@ check-variant: all
 	@./mk/run-tests.sh $(VARIANT) $(B)
 
 check: deps
+	@./mk/check-layers.sh
 	@$(MAKE) --no-print-directory check-variant B=build/rel VARIANT=rel
 	@$(MAKE) --no-print-directory check-variant B=build/asan VARIANT=asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
@@ -106,10 +115,20 @@ check: deps
 # the golden files and the seed corpus for a few seconds; run them longer by hand.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+# core/ and ipc/ compiled once for every target (instrumented, not linked with the
+# fuzzer's main), then archived: each target only compiles its own file.
+FUZZ_OBJ := $(CORE_SRC:%.c=build/fuzz/obj/%.o) $(IPC_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_LIB := build/fuzz/libsmfsfuzz.a
 fuzz: $(FUZZ_BIN)
-build/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(IPC_SRC) $(wildcard core/*.h ipc/*.h)
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(IPC_SRC) $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
+	clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
 fuzz-smoke: fuzz
 	@./mk/fuzz-smoke.sh $(FUZZ_BIN)
 
@@ -125,5 +144,5 @@ demo: deps all
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(IPC_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(B)/fs/smfs.d $(TOOLS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) \
-         $(HELP_SRC:%.c=$(B)/%.d) $(BENCH_SRC:%.c=$(B)/%.d)
+-include $(CORE_OBJ:.o=.d) $(IPC_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(B)/fs/smfs.d $(TOOLS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) \
+         $(HELP_SRC:%.c=$(B)/%.d) $(BENCH_SRC:%.c=$(B)/%.d) $(FUZZ_OBJ:.o=.d)

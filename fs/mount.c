@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "fs/log.h"
+#include "core/log.h"
 #include "fs/passthrough.h"
 
 /* Every name and attribute of a version is immutable, and the few that a new version
@@ -32,11 +34,14 @@ struct mount {
     bool                mounted, single_thread;
     unsigned            max_threads, readahead_kb_opt;
     _Atomic bool        pt_on;       /* may try passthrough */
+    atomic_bool         pt_offered;  /* the kernel's INIT offered passthrough */
     bool                no_opendir;  /* the kernel takes ENOSYS from opendir */
     atomic_bool         pt_warned;
     _Atomic uint64_t    lookups, getattrs, readdirs, opens, pt_opens, reads, read_bytes,
                         releases, erofs;
     unsigned            readahead_kb;
+    pthread_t           runner;      /* the thread in mount_run, while running is set */
+    atomic_bool         running;
 };
 
 /* What fi->fh holds for an open file. */
@@ -93,7 +98,10 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
         m->no_opendir = true;
     }
     conn->congestion_threshold = MAX_BACKGROUND * 3 / 4;
-    if (m->pt_on) pt_mark_init();
+    if (m->pt_on) {
+        atomic_store(&m->pt_offered, pt_kernel_offers());
+        pt_mark_init();
+    }
 }
 
 /* ---- names and attributes ----------------------------------------------------------- */
@@ -624,6 +632,8 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
 int mount_run(struct mount *m, struct smfs_err *err)
 {
     int rc;
+    m->runner = pthread_self();
+    atomic_store(&m->running, true);
     if (m->single_thread) {
         rc = fuse_session_loop(m->se);
     } else {
@@ -633,6 +643,7 @@ int mount_run(struct mount *m, struct smfs_err *err)
         rc = fuse_session_loop_mt(m->se, cfg);
         fuse_loop_cfg_destroy(cfg);
     }
+    atomic_store(&m->running, false);
     /* A signal ends the loop with rc 0 or the signal number; both are a clean stop. */
     if (rc < 0) return err_set(err, rc, "FUSE request loop: %s", strerror(-rc));
     return 0;
@@ -648,6 +659,18 @@ void mount_free(struct mount *m)
     }
     free(m->mountpoint);
     free(m);
+}
+
+void mount_stop(struct mount *m)
+{
+    /* The session's own exit flag ends the loop; the loop only looks at it between
+     * requests, though, and the runner sleeps (on the workers' semaphore, or in read
+     * of /dev/fuse with -s) until something happens. A signal to that one thread --
+     * never to the process, whose other threads must not take it -- interrupts that
+     * sleep with EINTR; libfuse's handler, installed by mount_new and removed only by
+     * mount_free after the loop, sets the same flag again. */
+    fuse_session_exit(m->se);
+    if (atomic_load(&m->running)) pthread_kill(m->runner, SIGTERM);
 }
 
 void mount_publish(struct mount *m, const struct view_change *c)
@@ -674,5 +697,6 @@ void mount_stats(struct mount *m, struct mount_stats *st)
     st->releases = m->releases;
     st->erofs = m->erofs;
     st->passthrough = m->pt_on;
+    st->passthrough_offered = m->pt_offered;
     st->readahead_kb = m->readahead_kb;
 }

@@ -9,8 +9,8 @@
  *          (it breaks MAP_SHARED); sends a notification from a request thread
  *          (invalidating inside a request can deadlock: CurvineIO/curvine #853).
  * Threads: mount_run runs the request loop on the calling thread plus workers.
- *          mount_publish and mount_stats from any other thread. SIGINT/SIGTERM/SIGHUP
- *          end the loop; other threads of the process must block them.
+ *          mount_publish, mount_stop and mount_stats from any other thread.
+ *          SIGINT/SIGTERM end the loop; other threads of the process must block them.
  * Sequence: mount_new (mounts) → mount_run (returns when unmounted or signalled) →
  *          mount_free (unmounts if still mounted).
  * Errors:  0 or -errno with *err filled; request errors go to the kernel as errno. */
@@ -40,6 +40,7 @@ struct mount_stats {
     uint64_t lookups, getattrs, readdirs, opens, pt_opens, reads, read_bytes, releases;
     uint64_t erofs;                  /* writes refused */
     bool     passthrough;            /* passthrough is in use */
+    bool     passthrough_offered;    /* the kernel's INIT offered it (asked only with the hook) */
     unsigned readahead_kb;           /* what the FUSE bdi was set to (0: unchanged) */
 };
 
@@ -47,6 +48,11 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
               struct smfs_err *err) __attribute__((warn_unused_result));
 int mount_run(struct mount *m, struct smfs_err *err) __attribute__((warn_unused_result));
 void mount_free(struct mount *m);
+
+/* End mount_run from another thread (smctl stop): the session is marked exited, and
+ * the thread in mount_run is woken so that it sees it. mount_run then returns 0 and
+ * the caller unmounts with mount_free, as after SIGTERM. Never blocks; any thread. */
+void mount_stop(struct mount *m);
 
 /* Tell the kernel what a new version changed (names at the root, the root listing).
  * Call after view_publish, from a thread that is not serving a request. */

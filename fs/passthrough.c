@@ -31,7 +31,14 @@ struct pt_backing_map {
 #define FOPEN_KEEP_CACHE_B  (1u << 1)
 #define FOPEN_PASSTHROUGH_B (1u << 7)
 
-static __thread int t_patch_init, t_backing_id;
+/* The INIT request: fuse_in_header (40 bytes), then fuse_init_in's flags and flags2. */
+#define IN_HEADER_SIZE      40
+#define IN_OPCODE           4
+#define FUSE_INIT_OPCODE    26
+#define INIT_IN_FLAGS       (IN_HEADER_SIZE + 12)
+#define INIT_IN_FLAGS2      (IN_HEADER_SIZE + 16)
+
+static __thread int t_patch_init, t_backing_id, t_kernel_offers;
 
 static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 {
@@ -62,10 +69,23 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
     return writev(fd, iov, count);
 }
 
+/* libfuse reads INIT with read() (splice starts only after it), and processes it on
+ * the thread that read it: the init callback asks pt_kernel_offers on that thread. */
 static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 {
     (void)ud;
-    return read(fd, buf, len);
+    ssize_t n = read(fd, buf, len);
+    if (n >= INIT_IN_FLAGS2 + 4) {
+        const uint8_t *p = buf;
+        uint32_t op, f, f2;
+        memcpy(&op, p + IN_OPCODE, 4);
+        if (op == FUSE_INIT_OPCODE) {
+            memcpy(&f, p + INIT_IN_FLAGS, 4);
+            memcpy(&f2, p + INIT_IN_FLAGS2, 4);
+            t_kernel_offers = (f & FUSE_INIT_EXT_BIT) && (f2 & FUSE_PASSTHROUGH_HI);
+        }
+    }
+    return n;
 }
 
 /* Without these, libfuse 3.14 turns splice off for a custom-io session, and the
@@ -88,6 +108,11 @@ int pt_install(struct fuse_session *se)
 {
     int fd = fuse_session_fd(se);
     return fuse_session_custom_io(se, &pt_io, fd) ? -EIO : 0;
+}
+
+bool pt_kernel_offers(void)
+{
+    return t_kernel_offers;
 }
 
 void pt_mark_init(void)

@@ -17,10 +17,15 @@
 #ifndef SMFS_PASSTHROUGH_H
 #define SMFS_PASSTHROUGH_H
 
+#include <stdbool.h>
+
 struct fuse_session;
 
 int  pt_install(struct fuse_session *se);   /* after fuse_session_mount */
 void pt_mark_init(void);                    /* in the init callback */
+/* Whether the kernel's INIT request offered FUSE_PASSTHROUGH (in the init callback,
+ * on its thread; false before INIT or on a kernel older than 6.9). */
+bool pt_kernel_offers(void);
 void pt_mark_open(int backing_id);          /* just before fuse_reply_open */
 int  pt_backing_open(int devfd, int fd);    /* backing id > 0, or -errno */
 void pt_backing_close(int devfd, int id);

@@ -1,160 +1,143 @@
 /* fs/smfs.c: the smfs daemon. `smfs [options] MOUNTPOINT` opens the assembly's store
  * (importing the HDB first when the assembly says initialImport), mounts the view of
  * its current version with FUSE (or writes it as a symlink tree with --vanilla, or
- * when FUSE is unavailable), starts the control thread, and serves until SIGTERM,
- * SIGINT, `smctl stop` or fusermount3 -u. Usable from /etc/fstab as type fuse.smfs:
+ * when FUSE is unavailable), starts the control thread (control/), and serves until
+ * SIGTERM, SIGINT, `smctl stop` or fusermount3 -u. Usable from /etc/fstab as type
+ * fuse.smfs:
  *   /etc/smfs/assembly.yaml  /hdb  fuse.smfs  allow_other  0 0
  * (mount.fuse3 passes the first field as a source argument: a .yaml file there is
- * the assembly). */
+ * the assembly).
+ *
+ * This file wires the two halves together: the readers' side (fs/view, fs/mount,
+ * fs/vanilla) and the Storage Manager (control/), which reaches the readers' side
+ * only through the struct control_hooks installed here. */
 #define FUSE_USE_VERSION 314
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <curl/curl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control/control.h"
 #include "core/config.h"
-#include "core/fileio.h"
 #include "core/fault.h"
+#include "core/fileio.h"
 #include "core/import.h"
+#include "core/log.h"
 #include "core/store.h"
-#include "fs/control.h"
-#include "fs/log.h"
 #include "fs/mount.h"
+#include "fs/smfs_opts.h"
 #include "fs/vanilla.h"
 #include "fs/view.h"
 #include "ipc/admin.h"
 
-#define SMFS_VERSION "0.1.0"
-
-struct cli {
-    char    *config, *admin, *log_level, *readahead;
-    char    *port, *q_socket, *users, *http, *keep, *log_file;
-    int      vanilla, no_passthrough, syslog, no_auto_vacuum;
-    char    *pos[2];
-    int      npos;
+/* Everything main opens, released in one place (daemon_release). */
+struct daemon {
+    struct smfs_opts *o;
+    struct cfg       *cfg;
+    struct store     *store;
+    struct view      *view;
+    struct mount     *mount;          /* FUSE mode */
+    const char       *vanilla_dir;    /* symlink mode: the mount point */
+    char              mnt[PATH_MAX];  /* absolute mount point */
+    char              admin[PATH_MAX], qsock[PATH_MAX];
+    int               stop_fd;        /* symlink mode: eventfd the stop hook writes */
+    struct control   *ctl;
+    bool              curl_inited;
 };
 
-/* "--opt %s" takes both "--opt VALUE" and "--opt=VALUE" (then the value starts with
- * '=', which unprefix() drops); a separate "--opt=%s" would match too and run twice. */
-#define OPT(t, f, v) {t, offsetof(struct cli, f), v}
-static const struct fuse_opt cli_spec[] = {
-    OPT("-c %s", config, 0),
-    OPT("--config %s", config, 0),
-    OPT("config=%s", config, 0),
-    OPT("--vanilla", vanilla, 1),
-    OPT("vanilla", vanilla, 1),
-    OPT("--no-passthrough", no_passthrough, 1),
-    OPT("no_passthrough", no_passthrough, 1),
-    OPT("--admin %s", admin, 0),
-    OPT("admin=%s", admin, 0),
-    OPT("--log-level %s", log_level, 0),
-    OPT("log_level=%s", log_level, 0),
-    OPT("--syslog", syslog, 1),
-    OPT("--readahead-kb %s", readahead, 0),
-    OPT("readahead_kb=%s", readahead, 0),
-    OPT("--port %s", port, 0),
-    OPT("-p %s", port, 0),
-    OPT("port=%s", port, 0),
-    OPT("--q-socket %s", q_socket, 0),
-    OPT("q_socket=%s", q_socket, 0),
-    OPT("--users %s", users, 0),
-    OPT("users=%s", users, 0),
-    OPT("--http %s", http, 0),
-    OPT("http=%s", http, 0),
-    OPT("--keep-versions %s", keep, 0),
-    OPT("keep_versions=%s", keep, 0),
-    OPT("--no-auto-vacuum", no_auto_vacuum, 1),
-    OPT("no_auto_vacuum", no_auto_vacuum, 1),
-    OPT("--log-file %s", log_file, 0),
-    OPT("log_file=%s", log_file, 0),
-    FUSE_OPT_END,
-};
+/* ---- the hooks control/ calls ------------------------------------------------------ */
 
-static void unprefix(char *s)
+/* Writer thread: the view first, then what the kernel caches or the symlink tree. */
+static int hook_publish(void *arg, uint64_t *old, struct smfs_err *err)
 {
-    if (s && s[0] == '=') memmove(s, s + 1, strlen(s));
+    struct daemon *d = arg;
+    struct view_change chg;
+    int rc = view_publish(d->view, 0, &chg, err);
+    if (rc) return rc;
+    *old = chg.old_version;
+    if (d->mount) mount_publish(d->mount, &chg);
+    if (d->vanilla_dir) rc = vanilla_publish(d->vanilla_dir, d->view, d->store, err);
+    view_change_free(&chg);
+    return rc;
 }
 
-static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
+/* Writer thread, after a vacuum: the symlink tree drops the v<N>$ of dropped versions
+ * (the FUSE view learns it from the store: their inodes answer ESTALE). */
+static int hook_vacuumed(void *arg, struct smfs_err *err)
 {
-    (void)out;
-    struct cli *c = data;
-    if (key != FUSE_OPT_KEY_NONOPT) return 1;
-    if (c->npos == 2) {
-        fprintf(stderr, "smfs: too many arguments: '%s' (usage: smfs [options] MOUNTPOINT)\n", arg);
-        return -1;
-    }
-    c->pos[c->npos++] = strdup(arg);
-    return 0;
+    struct daemon *d = arg;
+    return vanilla_publish(d->vanilla_dir, d->view, d->store, err);
 }
 
-/* "[HOST:]PORT" (PORT 0..65535); HOST is returned in *host (NULL if none). */
-static int host_port(char *s, const char *what, char **host, int *port)
+static uint64_t hook_current(void *arg)
 {
-    char *colon = strrchr(s, ':'), *p = colon ? colon + 1 : s, *end;
-    long v = strtol(p, &end, 10);
-    if (!*p || *end || v < 0 || v > 65535) {
-        fprintf(stderr, "smfs: %s: '%s' is not [HOST:]PORT with PORT from 0 to 65535\n", what, s);
-        return -1;
-    }
-    if (colon) {
-        *colon = '\0';
-        *host = *s ? s : NULL;
-        if (*s == '[' && colon[-1] == ']') {   /* [::1]:5000 */
-            colon[-1] = '\0';
-            *host = s + 1;
-        }
+    struct daemon *d = arg;
+    return view_current(d->view);
+}
+
+static void hook_stats(void *arg, struct control_view_stats *st)
+{
+    struct daemon *d = arg;
+    struct view_stats vs;
+    view_stats(d->view, &vs);
+    *st = (struct control_view_stats){.current = vs.current, .inodes = vs.inodes,
+                                      .versions = vs.versions, .pinned = vs.pinned};
+    if (!d->mount) return;
+    struct mount_stats ms;
+    mount_stats(d->mount, &ms);
+    st->fuse = true;
+    st->passthrough = ms.passthrough;
+    st->passthrough_offered = ms.passthrough_offered;
+    st->readahead_kb = ms.readahead_kb;
+    st->lookups = ms.lookups;
+    st->getattrs = ms.getattrs;
+    st->readdirs = ms.readdirs;
+    st->opens = ms.opens;
+    st->pt_opens = ms.pt_opens;
+    st->reads = ms.reads;
+    st->read_bytes = ms.read_bytes;
+    st->releases = ms.releases;
+    st->erofs = ms.erofs;
+}
+
+/* Loop thread (smctl stop): end the FUSE session, or wake the symlink mode's wait. */
+static void hook_stop(void *arg)
+{
+    struct daemon *d = arg;
+    if (d->mount) {
+        mount_stop(d->mount);
     } else {
-        *host = NULL;
+        uint64_t one = 1;
+        ssize_t w = write(d->stop_fd, &one, sizeof one);
+        (void)w;   /* a full counter already says "stop" */
     }
-    *port = (int)v;
-    return 0;
 }
 
-static void usage(void)
+/* FUSE thread, under the view's lock: control_unpinned only wakes the loop. */
+static void on_unpinned(void *arg, uint64_t version)
 {
-    printf("usage: smfs [options] MOUNTPOINT\n"
-           "\n"
-           "Mount the current version of the assembly's store as a kdb+ segmented database\n"
-           "(par.txt, sym, date partitions) that a stock q can \\l.\n"
-           "\n"
-           "smfs options:\n"
-           "    -c FILE, --config=FILE, -o config=FILE\n"
-           "                           the assembly (default: $KXI_ASSEMBLY_FILE, ./assembly.yaml,\n"
-           "                           then the embedded default)\n"
-           "    --vanilla, -o vanilla  write the tree as directories and symlinks at MOUNTPOINT\n"
-           "                           instead of mounting (also used when FUSE is unavailable)\n"
-           "    --no-passthrough       serve files through the daemon, never kernel passthrough\n"
-           "    --admin=PATH           admin socket (default $SMFS_ADMIN, or smfs.sock in the store)\n"
-           "    --log-level=LEVEL      error, warn, info (default) or debug\n"
-           "    --syslog               log to syslog even in the foreground\n"
-           "    --readahead-kb=N       FUSE readahead (default: the store disk's, at least 1024)\n"
-           "    --log-file=PATH        append the log to PATH; SIGHUP reopens it (logrotate)\n"
-           "\n"
-           "Storage Manager API (reload signals for query processes):\n"
-           "    -p, --port=[HOST:]PORT q IPC port for .sm.api.register/getStatus/reloadComplete\n"
-           "                           (default $KXI_PORT; every interface unless HOST is given)\n"
-           "    --q-socket=PATH        q IPC on a Unix socket too (default: smfs.q.sock in the\n"
-           "                           store; 'none' for no socket; @NAME: Linux's abstract\n"
-           "                           namespace, e.g. @/tmp/kx.5010 for q's hopen`:unix://5010)\n"
-           "    --users=FILE           q IPC logins, kdb+ -u style (user:password lines)\n"
-           "    --http=[HOST:]PORT     REST: POST /register, GET /status /healthz /readyz /metrics\n"
-           "                           (loopback unless HOST is given)\n"
-           "    --keep-versions=N      versions kept besides those in use (default 1)\n"
-           "    --no-auto-vacuum       reclaim old versions only on 'smctl vacuum'\n"
-           "    -V, --version          print the version\n"
-           "\n");
-    fuse_cmdline_help();
-    fuse_lowlevel_help();
+    (void)version;
+    control_unpinned(arg);
 }
+
+static void fuse_to_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+    enum log_level l = level <= FUSE_LOG_ERR ? LOG_ERR_ : level <= FUSE_LOG_WARNING ? LOG_WARN_
+                     : level <= FUSE_LOG_INFO ? LOG_INFO_ : LOG_DEBUG_;
+    log_vmsg(l, fmt, ap);
+}
+
+/* ---- start-up ---------------------------------------------------------------------- */
 
 static struct cfg *load_cfg(const char *path)
 {
@@ -219,258 +202,217 @@ static int initial_import(const struct cfg *c)
     return 0;
 }
 
-/* Symlink mode: the main thread only waits for the stop signal. */
-static int wait_for_stop(void)
+/* The log, as the options say; 0 or exit status 2 (message on stderr). */
+static int start_log(const struct smfs_opts *o)
+{
+    log_init(o->level, "smfs");
+    fuse_set_log_func(fuse_to_log);
+    log_to_syslog(o->syslog);
+    if (o->log_file) {
+        int rc = log_to_file(o->log_file);
+        if (rc) {
+            fprintf(stderr, "smfs: --log-file '%s': %s\n", o->log_file, strerror(-rc));
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* The assembly, the store (after any initial import) and the view over it. */
+static int open_store(struct daemon *d)
+{
+    struct smfs_err e = {0};
+    if (!(d->cfg = load_cfg(d->o->config))) return -1;
+    if (initial_import(d->cfg)) return -1;
+    struct store_recovery rep;
+    if (import_store_open(d->cfg, true, &d->store, &rep, &e) || view_new(d->store, &d->view, &e)) {
+        log_err("%s", e.msg);
+        return -1;
+    }
+    if (rep.note[0]) log_warn("store recovery: %s", rep.note);
+    return 0;
+}
+
+/* Absolute paths for the mount point and the sockets (a daemon works from "/"). */
+static int resolve_paths(struct daemon *d)
+{
+    struct smfs_err e = {0};
+    const struct smfs_opts *o = d->o;
+    if (o->admin) {
+        snprintf(d->admin, sizeof d->admin, "%s", o->admin);
+    } else if (admin_default_path(d->cfg, d->admin, sizeof d->admin, &e)) {
+        log_err("%s", e.msg);
+        return -1;
+    }
+    if (o->q_socket) {
+        snprintf(d->qsock, sizeof d->qsock, "%s", o->q_socket);
+    } else if (!o->q_socket_none && file_join(d->qsock, sizeof d->qsock, store_home(d->store), "smfs.q.sock")) {
+        log_err("q IPC socket: path too long");
+        return -1;
+    }
+    if (!realpath(o->mountpoint, d->mnt)) {
+        if (errno != ENOTCONN) {
+            log_err("mount point '%s': %s", o->mountpoint, strerror(errno));
+            return -1;
+        }
+        snprintf(d->mnt, sizeof d->mnt, "%s", o->mountpoint);   /* a dead mount: mount_new clears it */
+    }
+    return 0;
+}
+
+/* Show the current version to readers: the symlink tree, or a FUSE mount. */
+static int start_readers(struct daemon *d)
+{
+    struct smfs_err e = {0};
+    const struct smfs_opts *o = d->o;
+    bool vanilla = o->vanilla;
+    if (!vanilla && access("/dev/fuse", R_OK | W_OK)) {
+        log_warn("FUSE is not available (/dev/fuse: %s): writing the symlink tree at %s instead",
+                 strerror(errno), d->mnt);
+        vanilla = true;
+    }
+    if (vanilla) {
+        d->vanilla_dir = d->mnt;
+        if (vanilla_check(d->mnt, d->store, &e) ||
+            (view_current(d->view) && vanilla_publish(d->mnt, d->view, d->store, &e))) {
+            log_err("%s", e.msg);
+            return -1;
+        }
+        d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (d->stop_fd < 0) {
+            log_err("eventfd: %s", strerror(errno));
+            return -1;
+        }
+        log_info("symlink tree of version %llu at %s", (unsigned long long)view_current(d->view), d->mnt);
+        return 0;
+    }
+    struct mount_opts mo = {
+        .mountpoint = d->mnt,
+        .args = o->args,
+        .passthrough = !o->no_passthrough,
+        .single_thread = o->single_thread,
+        .max_threads = o->max_threads,
+        .readahead_kb = o->readahead_kb,
+    };
+    if (mount_new(d->view, d->store, &mo, &d->mount, &e)) {
+        log_err("%s", e.msg);
+        return -1;
+    }
+    log_info("version %llu mounted at %s", (unsigned long long)view_current(d->view), d->mnt);
+    return 0;
+}
+
+static int start_control(struct daemon *d)
+{
+    struct smfs_err e = {0};
+    const struct smfs_opts *o = d->o;
+    struct control_opts co = {
+        .admin_path = d->admin, .cfg = d->cfg, .store = d->store, .mountpoint = d->mnt,
+        .hooks = {.arg = d, .mode = d->mount ? "fuse" : "vanilla", .publish = hook_publish,
+                  .vacuumed = d->vanilla_dir ? hook_vacuumed : NULL, .current = hook_current,
+                  .stats = hook_stats, .stop = hook_stop},
+        .q_port = o->q_port, .q_host = o->q_host, .q_unix = d->qsock[0] ? d->qsock : NULL,
+        .q_users = o->users, .http_port = o->http_port, .http_host = o->http_host,
+        .auto_vacuum = !o->no_auto_vacuum, .keep_versions = o->keep_versions,
+    };
+    /* libcurl's global set-up is not thread-safe: here, before the control thread. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    d->curl_inited = true;
+    if (control_start(&co, &d->ctl, &e)) {
+        log_err("%s", e.msg);
+        return -1;
+    }
+    view_on_unpinned(d->view, on_unpinned, d->ctl);
+    return 0;
+}
+
+/* Symlink mode: the main thread waits for SIGINT/SIGTERM or the stop hook. Both
+ * signals are blocked (before any thread starts), so they queue on the signalfd. */
+static int wait_for_stop(struct daemon *d)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    log_info("signal %d: stopping", sig);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0) {
+        log_err("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
+    while (poll(p, 2, -1) < 0 && errno == EINTR) {}
+    if (p[0].revents & POLLIN) {
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) log_info("signal %u: stopping", si.ssi_signo);
+    } else {
+        log_info("stopping");
+    }
+    close(sfd);
     return 0;
 }
 
-int main(int argc, char **argv)
+static int serve(struct daemon *d)
 {
-    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-    struct cli cli = {0};
-    struct fuse_cmdline_opts fo = {0};
-    struct cfg *cfg = NULL;
-    struct store *s = NULL;
-    struct view *v = NULL;
-    struct mount *m = NULL;
-    struct control *ctl = NULL;
-    int status = 1;
-    bool curl_inited = false;
     struct smfs_err e = {0};
-
-    fault_arm_env();
-    if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) || fuse_parse_cmdline(&args, &fo)) {
-        fprintf(stderr, "smfs: bad arguments (smfs --help lists them)\n");
-        status = 2;
-        goto out;
-    }
-    unprefix(cli.config);
-    unprefix(cli.admin);
-    unprefix(cli.log_level);
-    unprefix(cli.readahead);
-    unprefix(cli.port);
-    unprefix(cli.q_socket);
-    unprefix(cli.users);
-    unprefix(cli.http);
-    unprefix(cli.keep);
-    unprefix(cli.log_file);
-    const char *port_what = "--port";
-    if (!cli.port && getenv("KXI_PORT") && *getenv("KXI_PORT")) {
-        cli.port = strdup(getenv("KXI_PORT"));
-        port_what = "$KXI_PORT";
-    }
-    char *q_host = NULL, *http_host = NULL;
-    int q_port = -1, http_port_ = -1;
-    unsigned long keep = 1;
-    if ((cli.port && host_port(cli.port, port_what, &q_host, &q_port)) ||
-        (cli.http && host_port(cli.http, "--http", &http_host, &http_port_))) {
-        status = 2;
-        goto out;
-    }
-    if (cli.keep) {
-        char *end;
-        keep = strtoul(cli.keep, &end, 10);
-        if (*end || !*cli.keep || keep < 1 || keep > 1000000) {
-            fprintf(stderr, "smfs: --keep-versions: '%s' is not a whole number from 1\n", cli.keep);
-            status = 2;
-            goto out;
-        }
-    }
-    unsigned readahead_kb = 0;
-    if (cli.readahead) {
-        char *end;
-        unsigned long ra = strtoul(cli.readahead, &end, 10);
-        if (*end || !*cli.readahead || ra > (1ul << 20)) {
-            fprintf(stderr, "smfs: --readahead-kb: '%s' is not a number of KiB up to 1048576\n", cli.readahead);
-            status = 2;
-            goto out;
-        }
-        readahead_kb = (unsigned)ra;
-    }
-    if (fo.show_help) {
-        usage();
-        status = 0;
-        goto out;
-    }
-    if (fo.show_version) {
-        printf("smfs %s (libfuse %s)\n", SMFS_VERSION, fuse_pkgversion());
-        status = 0;
-        goto out;
-    }
-    /* fstab: "SOURCE MOUNTPOINT"; the source is the assembly when it is a file. */
-    const char *mnt = cli.npos ? cli.pos[cli.npos - 1] : NULL;
-    struct stat sst;
-    if (cli.npos == 2 && !cli.config && stat(cli.pos[0], &sst) == 0 && S_ISREG(sst.st_mode))
-        cli.config = strdup(cli.pos[0]);
-    if (!mnt) {
-        fprintf(stderr, "smfs: no mount point (usage: smfs [options] MOUNTPOINT; smfs --help)\n");
-        status = 2;
-        goto out;
-    }
-    enum log_level lvl = fo.debug ? LOG_DEBUG_ : LOG_INFO_;
-    if (cli.log_level && log_level_parse(cli.log_level, &lvl)) {
-        fprintf(stderr, "smfs: --log-level: '%s' is not one of error, warn, info, debug\n", cli.log_level);
-        status = 2;
-        goto out;
-    }
-    log_init(lvl, "smfs");
-    log_to_syslog(cli.syslog);
-    if (cli.log_file) {
-        char lf[PATH_MAX], here[PATH_MAX];
-        int lrc = -ENAMETOOLONG;
-        if (getcwd(here, sizeof here) && !file_join(lf, sizeof lf, cli.log_file[0] == '/' ? "" : here, cli.log_file))
-            lrc = log_to_file(lf);
-        if (lrc) {
-            fprintf(stderr, "smfs: --log-file '%s': %s\n", cli.log_file, strerror(-lrc));
-            status = 2;
-            goto out;
-        }
-    }
+    const struct smfs_opts *o = d->o;
     /* SIGHUP waits in every thread for the control loop's signalfd (it reopens the
      * log); blocked here, before any thread exists, so none can take it. */
     sigset_t hup;
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &hup, NULL);
-
-    if (!(cfg = load_cfg(cli.config))) goto out;
-    if (initial_import(cfg)) goto out;
-    struct store_recovery rep;
-    if (import_store_open(cfg, true, &s, &rep, &e)) {
-        log_err("%s", e.msg);
-        goto out;
-    }
-    if (rep.note[0]) log_warn("store recovery: %s", rep.note);
-    if (view_new(s, &v, &e)) {
-        log_err("%s", e.msg);
-        goto out;
-    }
-    /* Absolute paths: a daemon works from "/" once detached. */
-    char admin[PATH_MAX], mntabs[PATH_MAX], cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "/");
-    if (cli.admin && file_join(admin, sizeof admin, cli.admin[0] == '/' ? "" : cwd, cli.admin)) {
-        log_err("--admin: path too long");
-        goto out;
-    } else if (!cli.admin && admin_default_path(cfg, admin, sizeof admin, &e)) {
-        log_err("%s", e.msg);
-        goto out;
-    }
-    if (!realpath(mnt, mntabs)) {
-        if (errno != ENOTCONN) {
-            log_err("mount point '%s': %s", mnt, strerror(errno));
-            goto out;
-        }
-        snprintf(mntabs, sizeof mntabs, "%s", mnt);   /* a dead mount: mount_new clears it */
-    }
-    mnt = mntabs;
-
-    bool vanilla = cli.vanilla;
-    if (!vanilla && access("/dev/fuse", R_OK | W_OK)) {
-        log_warn("FUSE is not available (/dev/fuse: %s): writing the symlink tree at %s instead",
-                 strerror(errno), mnt);
-        vanilla = true;
-    }
-    char users[PATH_MAX];
-    if (cli.users && file_join(users, sizeof users, cli.users[0] == '/' ? "" : cwd, cli.users)) {
-        log_err("--users: path too long");
-        goto out;
-    }
-    char qsock[PATH_MAX];
-    const char *q_unix = qsock;
-    if (cli.q_socket && !strcmp(cli.q_socket, "none")) q_unix = NULL;
-    else if (cli.q_socket && file_join(qsock, sizeof qsock, cli.q_socket[0] == '/' || cli.q_socket[0] == '@' ? "" : cwd,
-                                       cli.q_socket)) {
-        log_err("--q-socket: path too long");
-        goto out;
-    } else if (!cli.q_socket && file_join(qsock, sizeof qsock, store_home(s), "smfs.q.sock")) {
-        log_err("q IPC socket: path too long");
-        goto out;
-    }
-    struct control_opts co = {
-        .admin_path = admin, .cfg = cfg, .store = s, .view = v, .mountpoint = mnt,
-        .q_port = q_port, .q_host = q_host, .q_unix = q_unix, .q_users = cli.users ? users : NULL,
-        .http_port = http_port_, .http_host = http_host,
-        .auto_vacuum = !cli.no_auto_vacuum, .keep_versions = (unsigned)keep,
-    };
-    if (vanilla) {
-        co.vanilla_dir = mnt;
-        if (vanilla_check(mnt, s, &e) || (view_current(v) && vanilla_publish(mnt, v, s, &e))) {
-            log_err("%s", e.msg);
-            goto out;
-        }
-        log_info("symlink tree of version %llu at %s", (unsigned long long)view_current(v), mnt);
-    } else {
-        struct mount_opts mo = {
-            .mountpoint = mnt,
-            .args = &args,
-            .passthrough = !cli.no_passthrough,
-            .single_thread = fo.singlethread,
-            .max_threads = fo.max_threads,
-            .readahead_kb = readahead_kb,
-        };
-        if (mount_new(v, s, &mo, &m, &e)) {
-            log_err("%s", e.msg);
-            goto out;
-        }
-        co.mount = m;
-        log_info("version %llu mounted at %s", (unsigned long long)view_current(v), mnt);
-    }
+    if (open_store(d) || resolve_paths(d) || start_readers(d)) return 1;
     /* Detach before any thread starts (fork keeps only the caller). */
-    if (!fo.foreground) {
-        if (!cli.log_file) log_to_syslog(true);
-        if (vanilla ? daemon(0, 0) : fuse_daemonize(0)) {
+    if (!o->foreground) {
+        if (!o->log_file) log_to_syslog(true);
+        if (d->vanilla_dir ? daemon(0, 0) : fuse_daemonize(0)) {
             log_err("could not detach from the terminal: %s", strerror(errno));
-            goto out;
+            return 1;
         }
-        if (store_lock_pid(s, &e)) log_warn("%s", e.msg);
+        if (store_lock_pid(d->store, &e)) log_warn("%s", e.msg);
     }
-    if (vanilla) {
-        /* Block the stop signals before threads start, so sigwait gets them. */
+    if (d->vanilla_dir) {
+        /* Block the stop signals before threads start, so the signalfd gets them. */
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
     }
-    /* libcurl's global set-up is not thread-safe: here, before the control thread. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    curl_inited = true;
-    if (control_start(&co, &ctl, &e)) {
+    if (start_control(d)) return 1;
+    int rc = d->vanilla_dir ? wait_for_stop(d) : mount_run(d->mount, &e);
+    if (rc) {
         log_err("%s", e.msg);
-        goto out;
+        return 1;
     }
-    int rc = vanilla ? wait_for_stop() : mount_run(m, &e);
-    if (rc) log_err("%s", e.msg);
-    else log_info("stopping: unmounting %s", mnt);
-    status = rc ? 1 : 0;
-out:
-    control_stop(ctl);
-    if (curl_inited) curl_global_cleanup();
-    mount_free(m);
-    view_free(v);
-    if (s) store_close(s);
-    cfg_free(cfg);
-    free(fo.mountpoint);
-    free(cli.config);
-    free(cli.admin);
-    free(cli.log_level);
-    free(cli.readahead);
-    free(cli.port);
-    free(cli.q_socket);
-    free(cli.users);
-    free(cli.http);
-    free(cli.keep);
-    free(cli.log_file);
-    free(cli.pos[0]);
-    free(cli.pos[1]);
-    fuse_opt_free_args(&args);
+    if (d->mount) log_info("stopping: unmounting %s", d->mnt);
+    return 0;
+}
+
+static void daemon_release(struct daemon *d)
+{
+    /* The control thread first: it calls the hooks, which use everything below. */
+    if (d->ctl) view_on_unpinned(d->view, NULL, NULL);
+    control_stop(d->ctl);
+    if (d->curl_inited) curl_global_cleanup();
+    mount_free(d->mount);
+    view_free(d->view);
+    if (d->store) store_close(d->store);
+    cfg_free(d->cfg);
+    if (d->stop_fd >= 0) close(d->stop_fd);
+}
+
+int main(int argc, char **argv)
+{
+    struct smfs_opts o;
+    fault_arm_env();
+    int status = smfs_opts_parse(argc, argv, &o);
+    if (!status && o.action == SMFS_RUN) status = start_log(&o);
+    if (!status && o.action == SMFS_RUN) {
+        struct daemon d = {.o = &o, .stop_fd = -1};
+        status = serve(&d);
+        daemon_release(&d);
+    }
+    smfs_opts_release(&o);
     return status;
 }

@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/fault.h"
+#include "core/num.h"
 
 static const struct {
     const char *name;
@@ -82,4 +83,20 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     smctl_errf("unknown command '%s' (try 'smctl --help')", argv[1]);
     return 2;
+}
+
+bool smctl_u64_arg(const char *s, uint64_t lo, uint64_t hi, const char *what, uint64_t *out)
+{
+    struct smfs_err e = {0};
+    if (!num_parse_u64(s, lo, hi, what, out, &e)) return true;
+    smctl_errf("%s", e.msg);
+    return false;
+}
+
+bool smctl_i64_arg(const char *s, int64_t lo, int64_t hi, const char *what, int64_t *out)
+{
+    struct smfs_err e = {0};
+    if (!num_parse_i64(s, lo, hi, what, out, &e)) return true;
+    smctl_errf("%s", e.msg);
+    return false;
 }

@@ -28,6 +28,12 @@ struct cfg *smctl_load_cfg(const char *path);
 /* Print "smctl: <msg>" to stderr. */
 void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+#include <stdint.h>
+/* S as a whole number from LO to HI (core/num.h); false, with "smctl: WHAT: 'S' is not
+ * a whole number from LO to HI" printed, otherwise. */
+bool smctl_u64_arg(const char *s, uint64_t lo, uint64_t hi, const char *what, uint64_t *out);
+bool smctl_i64_arg(const char *s, int64_t lo, int64_t hi, const char *what, int64_t *out);
+
 /* The admin socket of a running smfs: GIVEN, $SMFS_ADMIN, or the assembly's default.
  * Nonzero (message printed) if there is none to be had. */
 int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n);

@@ -159,7 +159,7 @@ int smctl_daemon(int argc, char **argv)
     };
     const char *cmd = argv[0], *cfgpath = NULL, *given = NULL;
     bool json = false;
-    long keep = 1;
+    uint64_t keep = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
@@ -167,15 +167,13 @@ int smctl_daemon(int argc, char **argv)
         case 'c': cfgpath = optarg; break;
         case 'a': given = optarg; break;
         case 'j': json = true; break;
-        case 'k': {
-            char *end;
-            keep = strtol(optarg, &end, 10);
-            if (*end || keep < 1 || strcmp(cmd, "vacuum")) {
-                smctl_errf("%s: --keep takes a whole number >= 1 (vacuum only)", cmd);
+        case 'k':
+            if (strcmp(cmd, "vacuum")) {
+                smctl_errf("%s: --keep is for vacuum only", cmd);
                 return 2;
             }
+            if (!smctl_u64_arg(optarg, 1, 1000000, "vacuum: --keep", &keep)) return 2;
             break;
-        }
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }
@@ -188,7 +186,7 @@ int smctl_daemon(int argc, char **argv)
     char path[PATH_MAX];
     if (smctl_admin_path(cfgpath, given, path, sizeof path)) return 1;
     json_t *req = json_pack("{s:s}", "cmd", cmd), *r = NULL;
-    if (!strcmp(cmd, "vacuum")) json_object_set_new(req, "keep", json_integer(keep));
+    if (!strcmp(cmd, "vacuum")) json_object_set_new(req, "keep", json_integer((json_int_t)keep));
     int rc = smctl_admin_call(path, req, &r, false);
     json_decref(req);
     if (rc) return rc;

@@ -28,15 +28,6 @@ static void usage(FILE *f)
                GEN_MAX_DAYS);
 }
 
-static bool parse_i64(const char *s, int64_t *v)
-{
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (!*s || *end) return false;
-    *v = x;
-    return true;
-}
-
 static bool parse_zip(const char *spec, struct kdb_zparams *zp)
 {
     char alg[16] = "";
@@ -68,23 +59,14 @@ int smctl_gen_hdb(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            if (!parse_i64(optarg, &days) || days < 1 || days > GEN_MAX_DAYS) {
-                smctl_errf("gen-hdb: --days wants 1..%d, got '%s'", GEN_MAX_DAYS, optarg);
-                return 2;
-            }
+            if (!smctl_i64_arg(optarg, 1, GEN_MAX_DAYS, "gen-hdb: --days", &days)) return 2;
             break;
         case 'r':
-            if (!parse_i64(optarg, &rows) || rows < 0 || rows > GEN_MAX_ROWS) {
-                smctl_errf("gen-hdb: --rows wants 0..%" PRId64 ", got '%s'", GEN_MAX_ROWS, optarg);
-                return 2;
-            }
+            if (!smctl_i64_arg(optarg, 0, GEN_MAX_ROWS, "gen-hdb: --rows", &rows)) return 2;
             break;
         case 't': o.tables = optarg; break;
         case 's':
-            if (!parse_i64(optarg, &seed)) {
-                smctl_errf("gen-hdb: --seed wants an integer, got '%s'", optarg);
-                return 2;
-            }
+            if (!smctl_i64_arg(optarg, INT64_MIN, INT64_MAX, "gen-hdb: --seed", &seed)) return 2;
             o.seed = (uint64_t)seed;
             break;
         case 'a':

@@ -122,12 +122,8 @@ int smctl_import(int argc, char **argv)
         case 'k': o.no_vacuum = true; break;
         case 'r': rollback = true; break;
         case 'b': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 1000000) {
-                smctl_errf("import: --batch wants a number of partitions from 1 to 1000000, not '%s'", optarg);
-                return 2;
-            }
+            uint64_t n;
+            if (!smctl_u64_arg(optarg, 1, 1000000, "import: --batch (partitions per commit)", &n)) return 2;
             o.batch = (unsigned)n;
             break;
         }

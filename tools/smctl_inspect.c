@@ -203,12 +203,8 @@ int smctl_inspect(int argc, char **argv)
         switch (c) {
         case 'j': json = true; break;
         case 'n': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1000000) {
-                smctl_errf("inspect: -n wants a count from 1 to 1000000, got '%s'", optarg);
-                return 2;
-            }
+            uint64_t v;
+            if (!smctl_u64_arg(optarg, 1, 1000000, "inspect: -n", &v)) return 2;
             items = (size_t)v;
             break;
         }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/num.h"
 #include "core/store.h"
 #include "tools/smctl.h"
 
@@ -243,15 +244,6 @@ static int cmd_vacuum(struct store *s, bool json, uint32_t keep)
     return 0;
 }
 
-static bool parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    if (!*s || strspn(s, "0123456789") != strlen(s)) return false;
-    errno = 0;
-    *v = strtoull(s, &end, 10);
-    return errno == 0;
-}
-
 int smctl_store(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -271,10 +263,7 @@ int smctl_store(int argc, char **argv)
         switch (c) {
         case 'j': json = true; break;
         case 'k':
-            if (!parse_u64(optarg, &keep) || keep < 1 || keep > 1000000) {
-                smctl_errf("--keep '%s': expected a count from 1 to 1000000", optarg);
-                return 2;
-            }
+            if (!smctl_u64_arg(optarg, 1, 1000000, "--keep", &keep)) return 2;
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -294,7 +283,8 @@ int smctl_store(int argc, char **argv)
     uint64_t version = 0;
     const char *path = "";
     if ((ls || cat) && nrest >= 2) {
-        if (parse_u64(rest[1], &version)) path = nrest == 3 ? rest[2] : "";
+        struct smfs_err ve = {0};
+        if (!num_parse_u64(rest[1], 0, UINT64_MAX, "version", &version, &ve)) path = nrest == 3 ? rest[2] : "";
         else if (nrest == 2) path = rest[1];
         else {
             smctl_errf("version '%s' is not a number", rest[1]);

@@ -20,7 +20,7 @@ expect_eq "compressed count" "$(echo "$j" | jq -r .count)" 5000
 out=$("$SMCTL" gen-hdb "$T/h" --days 1 --rows 1 2>&1); expect_eq "existing exit" $? 1
 expect_in "existing" "$out" "already holds an HDB"
 out=$("$SMCTL" gen-hdb "$T/x" --days 0 --rows 1 2>&1); expect_eq "days exit" $? 2
-expect_in "days" "$out" "--days wants 1..100000, got '0'"
+expect_in "days" "$out" "--days: '0' is not a whole number from 1 to 100000"
 out=$("$SMCTL" gen-hdb "$T/x" --days 1 --rows 1 --compress brotli 2>&1); expect_eq "compress exit" $? 2
 expect_in "compress" "$out" "--compress wants ALG"
 out=$("$SMCTL" gen-hdb "$T/x" --days 1 --rows 1 --compress gzip:17:12 2>&1); expect_eq "level exit" $? 1

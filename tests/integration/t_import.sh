@@ -73,7 +73,7 @@ expect_eq "rollback restores the tree" "$(tree "$B/data")" "$(tree "$T/orig")"
 
 # Usage.
 out=$("$SMCTL" import --batch 0 2>&1); expect_eq "bad batch exit" $? 2
-expect_in "bad batch" "$out" "--batch wants a number of partitions"
+expect_in "bad batch" "$out" "--batch (partitions per commit): '0' is not a whole number from 1 to 1000000"
 out=$("$SMCTL" ingest -c "$T/a.yaml" 2>&1); expect_eq "ingest no dir exit" $? 2
 out=$("$SMCTL" import -c "$T/a.yaml" --rollback 2>&1); expect_eq "nothing to roll back exit" $? 1
 expect_in "nothing to roll back" "$out" "nothing to roll back"

@@ -62,4 +62,11 @@ expect_eq "exit after SIGTERM" $rc 0
 "$SMCTL" load "$V" >/dev/null || fail "tree unusable after stop"
 start
 expect_eq "restart" "$(cat "$V/par.txt")" 'v2$/hdb'
+
+# smctl stop ends a symlink-mode daemon too (its main thread waits for a signal or
+# the stop request), with exit 0 and the tree left in place.
+"$SMCTL" stop --admin "$A" >/dev/null || fail "smctl stop"
+wait "$pid"; rc=$?; pid=
+expect_eq "exit after smctl stop" $rc 0
+expect_eq "tree after smctl stop" "$(cat "$V/par.txt")" 'v2$/hdb'
 exit 0

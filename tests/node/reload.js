@@ -47,7 +47,7 @@ async function until(what, f, limitS = 60) {
   throw new Error(`gave up waiting for: ${what}`);
 }
 async function rejectsWith(p, re, what) {
-  await assert.rejects(p, (e) => re.test(e.message), what);
+  await assert.rejects(p, (e) => re.test(e.message) || (console.error(what + ": got " + e.message), false), what);
 }
 function req(method, path, body) {
   return new Promise((resolve, reject) => {
@@ -86,6 +86,8 @@ async function serve() {
   await rejectsWith(reg(sym("hdb"), span(60), sym("")), /^callback$/, "empty callback");
   await rejectsWith(reg(sym("hdb"), span(60), null), /^callback$/, "no callback");
   await rejectsWith(reg(1.5, span(60), sym("cb")), /^type: mount/, "mount as a float");
+  await rejectsWith(reg("hdb", span(60), sym("cb")), /^type: mount must be a symbol, got string/, "mount as a string");
+  await rejectsWith(reg(sym("hdb"), span(60), "cb"), /^type: callback/, "callback as a string");
   await rejectsWith(reg(sym("hdb"), 1.5, sym("cb")), /^type: timeout/, "timeout as a float");
   await rejectsWith(reg(sym("hdb"), span(60), 42), /^type: callback/, "callback as a long");
   await rejectsWith(reg(sym("hdb"), span(60)), /^rank/, "two arguments");

@@ -9,7 +9,7 @@
 #include "core/config.h"
 #include "core/k_fmt.h"
 #include "core/store.h"
-#include "fs/reload.h"
+#include "control/reload.h"
 
 #define SEC INT64_C(1000000000)
 

@@ -1,5 +1,5 @@
-/* fs/reload.c: see reload.h. */
-#include "fs/reload.h"
+/* control/reload.c: see reload.h. */
+#include "control/reload.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 
 #include "core/buf.h"
 #include "core/k_fmt.h"
-#include "fs/log.h"
+#include "core/log.h"
 
 /* A previous version some registrant may still be reading. */
 struct reload_gen {

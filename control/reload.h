@@ -1,4 +1,4 @@
-/* fs/reload.h: reload signals (sm-spec §4). Who is registered for which mount, the
+/* control/reload.h: reload signals (sm-spec §4). Who is registered for which mount, the
  * last signal of every mount, and which previous versions are still held because a
  * registrant has not yet acknowledged the signal that replaced them.
  *   A commit sends each registrant of an affected mount the mount's new signal. A

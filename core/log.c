@@ -1,10 +1,8 @@
-/* fs/log.c: see log.h. */
-#define FUSE_USE_VERSION 314
+/* core/log.c: see log.h. */
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_log.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +20,7 @@ static bool g_syslog;
 static const char *g_ident = "smfs";
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
-static void vlog(enum log_level level, const char *fmt, va_list ap)
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
     if (level > g_level) return;
     char msg[1024];
@@ -51,22 +49,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(level, fmt, ap);
+    log_vmsg(level, fmt, ap);
     va_end(ap);
-}
-
-static void fuse_to_log(enum fuse_log_level level, const char *fmt, va_list ap)
-{
-    enum log_level l = level <= FUSE_LOG_ERR ? LOG_ERR_ : level <= FUSE_LOG_WARNING ? LOG_WARN_
-                     : level <= FUSE_LOG_INFO ? LOG_INFO_ : LOG_DEBUG_;
-    vlog(l, fmt, ap);
 }
 
 void log_init(enum log_level level, const char *ident)
 {
     g_level = level;
     if (ident) g_ident = ident;
-    fuse_set_log_func(fuse_to_log);
 }
 
 void log_to_syslog(bool on)

@@ -1,4 +1,4 @@
-/* fs/control.c: see control.h. This file: the two threads, the writer's jobs, the
+/* control/control.c: see control.h. This file: the two threads, the writer's jobs, the
  * admin socket and SIGHUP. The SM API and metrics are in control_api.c. */
 #include "control_int.h"
 
@@ -12,8 +12,7 @@
 
 #include "core/import.h"
 #include "core/k_fmt.h"
-#include "fs/log.h"
-#include "fs/vanilla.h"
+#include "core/log.h"
 
 int64_t ctl_now_rt(void)
 {
@@ -45,17 +44,9 @@ static void job_free(struct job *j)
     free(j);
 }
 
-int control_publish(const struct control_opts *o, struct smfs_err *err)
+uint64_t ctl_current(struct control *c)
 {
-    struct view_change chg;
-    int rc = view_publish(o->view, 0, &chg, err);
-    if (rc) return rc;
-    if (o->mount) mount_publish(o->mount, &chg);
-    if (o->vanilla_dir) rc = vanilla_publish(o->vanilla_dir, o->view, o->store, err);
-    if (!rc) log_info("version %llu is live (was %llu)", (unsigned long long)chg.new_version,
-                      (unsigned long long)chg.old_version);
-    view_change_free(&chg);
-    return rc;
+    return c->o.hooks.current(c->o.hooks.arg);
 }
 
 /* ---- reload signals of a version -------------------------------------------------- */
@@ -161,15 +152,17 @@ static int publish_commit(struct control *c, int64_t start_rt, struct commit_not
 {
     struct commit_note *note = calloc(1, sizeof *note);
     if (!note) return err_set(err, -ENOMEM, "out of memory");
-    uint64_t old = view_current(c->o.view);
+    uint64_t old = ctl_current(c), shown = 0;
     struct smfs_err pe = {0};
     if (old && store_snap_get(c->o.store, old, &note->old, &pe)) {
         log_warn("version %llu could not be held for acknowledgements: %s", (unsigned long long)old, pe.msg);
         note->old = NULL;
     }
-    int rc = control_publish(&c->o, err);
+    int rc = c->o.hooks.publish(c->o.hooks.arg, &shown, err);
+    uint64_t now = ctl_current(c);
     struct store_snap *cur = NULL;
-    if (!rc) rc = store_snap_get(c->o.store, view_current(c->o.view), &cur, err);
+    if (!rc) log_info("version %llu is live (was %llu)", (unsigned long long)now, (unsigned long long)shown);
+    if (!rc) rc = store_snap_get(c->o.store, now, &cur, err);
     if (!rc) rc = ctl_signals(c, cur, start_rt, c->o.cfg->hdb, &note->sigs, &note->n, err);
     if (cur) store_snap_put(cur);
     if (rc) {
@@ -257,7 +250,7 @@ static json_t *run_vacuum(struct control *c, json_t *body, bool automatic)
     struct store_vacuum_report rep;
     struct smfs_err e = {0};
     int rc = store_vacuum(c->o.store, &vo, &rep, &e);
-    if (!rc && c->o.vanilla_dir) rc = vanilla_publish(c->o.vanilla_dir, c->o.view, c->o.store, &e);
+    if (!rc && c->o.hooks.vacuumed) rc = c->o.hooks.vacuumed(c->o.hooks.arg, &e);
     if (rc) {
         if (automatic) log_err("automatic vacuum: %s", e.msg);
         return admin_error("vacuum: %s", e.msg);
@@ -376,11 +369,10 @@ static void on_wake(struct ev_loop *loop, void *arg)
     if (atomic_exchange(&c->unpinned, false)) ctl_queue_vacuum(c);
 }
 
-/* FUSE thread, under the view's lock: note it and wake the loop, nothing more. */
-static void on_unpinned(void *arg, uint64_t version)
+/* Any thread, possibly a FUSE thread under the view's lock: note it and wake the
+ * loop, nothing more (the loop queues the vacuum). */
+void control_unpinned(struct control *c)
 {
-    (void)version;
-    struct control *c = arg;
     atomic_store(&c->unpinned, true);
     ev_wake(c->loop);
 }
@@ -414,7 +406,7 @@ static json_t *versions_json(struct control *c)
                                              "pins", (int)v[i].pins));
     }
     store_versions_free(v, n);
-    return json_pack("{s:b,s:I,s:o}", "ok", 1, "current", (json_int_t)view_current(c->o.view),
+    return json_pack("{s:b,s:I,s:o}", "ok", 1, "current", (json_int_t)ctl_current(c),
                      "versions", arr);
 }
 
@@ -436,9 +428,9 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
     if (!strcmp(cmd, "stop")) {
         log_info("stop requested over the admin socket");
         admin_reply(a, req, json_pack("{s:b}", "ok", 1));
-        /* The same path as a SIGTERM from outside: the FUSE loop (or the main
-         * thread's sigwait) takes it and unmounts cleanly. */
-        kill(getpid(), SIGTERM);
+        /* Main's hook ends the FUSE session (or the symlink mode's wait); main then
+         * unmounts and calls control_stop, as after a SIGTERM. */
+        c->o.hooks.stop(c->o.hooks.arg);
         return;
     }
     if (strcmp(cmd, "ingest") && strcmp(cmd, "vacuum") && strcmp(cmd, "verify")) {
@@ -502,7 +494,6 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
         return rc;
     }
     ev_set_wake(c->loop, on_wake, c);
-    view_on_unpinned(c->o.view, on_unpinned, c);
     /* Threads inherit the mask: these two never take the stop signals. */
     sigset_t block, old;
     sigemptyset(&block);
@@ -540,7 +531,6 @@ void control_stop(struct control *c)
         ev_stop_async(c->loop);
         pthread_join(c->loop_th, NULL);
     }
-    if (c->o.view) view_on_unpinned(c->o.view, NULL, NULL);
     for (struct job *q = c->todo; q;) {
         struct job *n = q->next;
         job_free(q);

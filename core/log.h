@@ -1,13 +1,18 @@
-/* fs/log.h: the daemon's log: levels, to stderr (foreground), a file (--log-file) or
- * syslog (a daemon without a file).
+/* core/log.h: the daemon's log: levels, to stderr (foreground), a file (--log-file) or
+ * syslog (a daemon without a file). Here in core/ so that every layer (core, ipc,
+ * control, fs) can reach it; it knows no library of theirs (fs/ routes libfuse's
+ * messages through log_vmsg).
  * Owns:    the level and the destination (process-wide), the log file's descriptor.
  * Never:   allocates; blocks longer than one write or syslog(3); exits.
  * Threads: any thread; a line is written with one call, so lines never interleave.
  * Sequence: log_init (before threads start) → log_msg … ; log_to_syslog after
- *          daemonizing. libfuse's own messages come through here too. */
+ *          daemonizing.
+ * Global:  the level, destination and file descriptor are process-wide, set by main
+ *          before threads start (log_reopen swaps the file under the same number). */
 #ifndef SMFS_LOG_H
 #define SMFS_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 enum log_level { LOG_ERR_ = 0, LOG_WARN_, LOG_INFO_, LOG_DEBUG_ };
@@ -22,6 +27,7 @@ int  log_reopen(void);
 int  log_level_parse(const char *s, enum log_level *out);   /* "error|warn|info|debug" */
 enum log_level log_level(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_err(...)   log_msg(LOG_ERR_, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN_, __VA_ARGS__)

@@ -1,0 +1,88 @@
+/* control/control_int.h: what control/control.c (threads, writer jobs, admin socket,
+ * signals) and control/control_api.c (the SM API over q IPC and REST, reload
+ * delivery, metrics) share. Not for other modules: control.h is the public face. */
+#ifndef SMFS_CONTROL_INT_H
+#define SMFS_CONTROL_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "control/control.h"
+#include "control/reload.h"
+#include "ipc/admin.h"
+#include "ipc/ev.h"
+#include "ipc/http.h"
+#include "ipc/http_post.h"
+#include "ipc/ipc_server.h"
+
+/* What a commit hands from the writer to the loop: the new signals and a pin of the
+ * version it replaced, which the reload registry holds for acknowledgements. */
+struct commit_note {
+    struct reload_signal *sigs;
+    size_t                n;
+    struct store_snap    *old;
+};
+
+struct job {
+    uint64_t            req;        /* admin request to answer; 0: internal (auto vacuum) */
+    char                cmd[16];
+    json_t             *body, *reply;
+    struct commit_note *note;       /* set by a commit for the loop */
+    struct job         *next;
+};
+
+struct ctl_counters {
+    uint64_t commits, ingest_errors, vacuums, vacuum_versions, verifies;
+};
+
+/* Locking. One mutex, mu, for the job queues between the loop and the writer; held
+ * only to push or pop a job, never across a store call, a reply or a hook. Tags:
+ *   [I] immutable after control_start   [M] guarded by mu
+ *   [L] loop thread only                [W] writer thread only
+ *   [A] atomic (seq_cst): written by any thread, read by the loop; a stale read only
+ *       delays a vacuum to the next wake-up. */
+struct control {
+    struct control_opts o;                /* [I] the hooks' arg outlives the control */
+    int64_t             reload_timeout_ns;/* [I] */
+    struct ev_loop     *loop;             /* [I] ev_wake is the only call other threads make */
+    struct admin       *admin;            /* [L] */
+    struct ipc_server  *q;                /* [L] */
+    struct http        *http;             /* [L] */
+    struct http_post   *post;             /* [L] */
+    struct reload      *reload;           /* [L] */
+    int                 sigfd;            /* [I] */
+    int64_t             ack_timer;        /* [L] */
+    pthread_t           loop_th, writer_th;               /* [I] */
+    bool                loop_started, writer_started;     /* [I] */
+    pthread_mutex_t     mu;
+    pthread_cond_t      cv;               /* signalled when todo grows or stopping is set */
+    struct job         *todo, *done;      /* [M] FIFO by append at the tail */
+    bool                stopping;         /* [M] */
+    bool                vacuum_queued, vacuum_again;   /* [L] */
+    atomic_bool         unpinned;         /* [A] an old version's last file closed */
+    int64_t             started_ns;       /* [I] */
+    struct ctl_counters n;                /* [L] */
+};
+
+/* control_api.c */
+int  api_start(struct control *c, struct smfs_err *err) __attribute__((warn_unused_result));
+void api_stop(struct control *c);
+/* A commit reached the loop: fan the signals out. Takes the note's contents. */
+void api_commit(struct control *c, struct commit_note *note);
+/* Re-arm the acknowledgement timer after the registry changed. */
+void api_arm(struct control *c);
+json_t *api_clients_json(struct control *c);
+json_t *api_status_json(struct control *c);
+
+/* control.c */
+void ctl_queue_vacuum(struct control *c);
+/* The version readers see now (the hook's answer; 0: none). Any thread. */
+uint64_t ctl_current(struct control *c);
+int64_t ctl_now_rt(void);
+/* The signals of the version SNAP shows, for every mount of the assembly; TS is when
+ * the work that made it started; CHANGED names the mount the commit wrote (NULL: none). */
+int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const struct cfg_mount *changed,
+                struct reload_signal **out, size_t *n, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+
+#endif

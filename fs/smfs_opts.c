@@ -1,0 +1,292 @@
+/* fs/smfs_opts.c: see smfs_opts.h. */
+#define FUSE_USE_VERSION 314
+#include "smfs_opts.h"
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "core/num.h"
+
+/* What fuse_opt_parse fills: raw strings, checked afterwards. */
+struct cli {
+    char *config, *admin, *log_level, *readahead;
+    char *port, *q_socket, *users, *http, *keep, *log_file;
+    int   vanilla, no_passthrough, syslog, no_auto_vacuum;
+    char *pos[2];
+    int   npos;
+};
+
+/* "--opt %s" takes both "--opt VALUE" and "--opt=VALUE" (then the value starts with
+ * '=', which unprefix() drops); a separate "--opt=%s" would match too and run twice. */
+#define OPT(t, f, v) {t, offsetof(struct cli, f), v}
+static const struct fuse_opt cli_spec[] = {
+    OPT("-c %s", config, 0),
+    OPT("--config %s", config, 0),
+    OPT("config=%s", config, 0),
+    OPT("--vanilla", vanilla, 1),
+    OPT("vanilla", vanilla, 1),
+    OPT("--no-passthrough", no_passthrough, 1),
+    OPT("no_passthrough", no_passthrough, 1),
+    OPT("--admin %s", admin, 0),
+    OPT("admin=%s", admin, 0),
+    OPT("--log-level %s", log_level, 0),
+    OPT("log_level=%s", log_level, 0),
+    OPT("--syslog", syslog, 1),
+    OPT("--readahead-kb %s", readahead, 0),
+    OPT("readahead_kb=%s", readahead, 0),
+    OPT("--port %s", port, 0),
+    OPT("-p %s", port, 0),
+    OPT("port=%s", port, 0),
+    OPT("--q-socket %s", q_socket, 0),
+    OPT("q_socket=%s", q_socket, 0),
+    OPT("--users %s", users, 0),
+    OPT("users=%s", users, 0),
+    OPT("--http %s", http, 0),
+    OPT("http=%s", http, 0),
+    OPT("--keep-versions %s", keep, 0),
+    OPT("keep_versions=%s", keep, 0),
+    OPT("--no-auto-vacuum", no_auto_vacuum, 1),
+    OPT("no_auto_vacuum", no_auto_vacuum, 1),
+    OPT("--log-file %s", log_file, 0),
+    OPT("log_file=%s", log_file, 0),
+    FUSE_OPT_END,
+};
+
+static void unprefix(char *s)
+{
+    if (s && s[0] == '=') memmove(s, s + 1, strlen(s));
+}
+
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+    (void)out;
+    struct cli *c = data;
+    if (key != FUSE_OPT_KEY_NONOPT) return 1;
+    if (c->npos == 2) {
+        fprintf(stderr, "smfs: too many arguments: '%s' (usage: smfs [options] MOUNTPOINT)\n", arg);
+        return -1;
+    }
+    c->pos[c->npos] = strdup(arg);
+    if (!c->pos[c->npos]) return -1;
+    c->npos++;
+    return 0;
+}
+
+static void cli_release(struct cli *c)
+{
+    free(c->config);
+    free(c->admin);
+    free(c->log_level);
+    free(c->readahead);
+    free(c->port);
+    free(c->q_socket);
+    free(c->users);
+    free(c->http);
+    free(c->keep);
+    free(c->log_file);
+    free(c->pos[0]);
+    free(c->pos[1]);
+}
+
+static int bad(const char *msg)
+{
+    fprintf(stderr, "smfs: %s\n", msg);
+    return 2;
+}
+
+/* "[HOST:]PORT" (PORT 0..65535) into a copy of HOST (NULL if none) and the port. */
+static int host_port(const char *s, const char *what, char **host, int *port)
+{
+    const char *colon = strrchr(s, ':'), *p = colon ? colon + 1 : s;
+    uint64_t v;
+    struct smfs_err e = {0};
+    if (num_parse_u64(p, 0, 65535, what, &v, &e)) {
+        char m[600];
+        snprintf(m, sizeof m, "%s: '%s' is not [HOST:]PORT with PORT from 0 to 65535", what, s);
+        return bad(m);
+    }
+    *host = NULL;
+    if (colon && colon > s) {
+        const char *h = s;
+        size_t n = (size_t)(colon - s);
+        if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {   /* [::1]:5000 */
+            h++;
+            n -= 2;
+        }
+        if (!(*host = strndup(h, n))) return bad("out of memory");
+    }
+    *port = (int)v;
+    return 0;
+}
+
+/* PATH made absolute against the working directory (a daemon works from "/"). */
+static int absolute(const char *path, const char *what, char **out)
+{
+    char cwd[PATH_MAX], buf[PATH_MAX];
+    if (path[0] == '/' || path[0] == '@') {
+        *out = strdup(path);
+    } else {
+        if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "/");
+        if (file_join(buf, sizeof buf, cwd, path)) {
+            char m[300];
+            snprintf(m, sizeof m, "%s: path too long", what);
+            return bad(m);
+        }
+        *out = strdup(buf);
+    }
+    return *out ? 0 : bad("out of memory");
+}
+
+static void usage(void)
+{
+    printf("usage: smfs [options] MOUNTPOINT\n"
+           "\n"
+           "Mount the current version of the assembly's store as a kdb+ segmented database\n"
+           "(par.txt, sym, date partitions) that a stock q can \\l.\n"
+           "\n"
+           "smfs options:\n"
+           "    -c FILE, --config=FILE, -o config=FILE\n"
+           "                           the assembly (default: $KXI_ASSEMBLY_FILE, ./assembly.yaml,\n"
+           "                           then the embedded default)\n"
+           "    --vanilla, -o vanilla  write the tree as directories and symlinks at MOUNTPOINT\n"
+           "                           instead of mounting (also used when FUSE is unavailable)\n"
+           "    --no-passthrough       serve files through the daemon, never kernel passthrough\n"
+           "    --admin=PATH           admin socket (default $SMFS_ADMIN, or smfs.sock in the store)\n"
+           "    --log-level=LEVEL      error, warn, info (default) or debug\n"
+           "    --syslog               log to syslog even in the foreground\n"
+           "    --readahead-kb=N       FUSE readahead (default: the store disk's, at least 1024)\n"
+           "    --log-file=PATH        append the log to PATH; SIGHUP reopens it (logrotate)\n"
+           "\n"
+           "Storage Manager API (reload signals for query processes):\n"
+           "    -p, --port=[HOST:]PORT q IPC port for .sm.api.register/getStatus/reloadComplete\n"
+           "                           (default $KXI_PORT; every interface unless HOST is given)\n"
+           "    --q-socket=PATH        q IPC on a Unix socket too (default: smfs.q.sock in the\n"
+           "                           store; 'none' for no socket; @NAME: Linux's abstract\n"
+           "                           namespace, e.g. @/tmp/kx.5010 for q's hopen`:unix://5010)\n"
+           "    --users=FILE           q IPC logins, kdb+ -u style (user:password lines)\n"
+           "    --http=[HOST:]PORT     REST: POST /register, GET /status /healthz /readyz /metrics\n"
+           "                           (loopback unless HOST is given)\n"
+           "    --keep-versions=N      versions kept besides those in use (default 1)\n"
+           "    --no-auto-vacuum       reclaim old versions only on 'smctl vacuum'\n"
+           "    -V, --version          print the version\n"
+           "\n");
+    fuse_cmdline_help();
+    fuse_lowlevel_help();
+}
+
+/* The raw strings of C into O; 0 or exit status 2 (message printed). */
+static int check(struct cli *c, const struct fuse_cmdline_opts *fo, struct smfs_opts *o)
+{
+    struct smfs_err e = {0};
+    int rc = 0;
+    const char *port_what = "--port";
+    const char *port = c->port;
+    if (!port && getenv("KXI_PORT") && *getenv("KXI_PORT")) {
+        port = getenv("KXI_PORT");
+        port_what = "$KXI_PORT";
+    }
+    if (port && (rc = host_port(port, port_what, &o->q_host, &o->q_port))) return rc;
+    if (c->http && (rc = host_port(c->http, "--http", &o->http_host, &o->http_port))) return rc;
+    if (c->keep) {
+        uint64_t v;
+        if (num_parse_u64(c->keep, 1, 1000000, "--keep-versions", &v, &e)) return bad(e.msg);
+        o->keep_versions = (unsigned)v;
+    }
+    if (c->readahead) {
+        uint64_t v;
+        if (num_parse_u64(c->readahead, 0, 1u << 20, "--readahead-kb", &v, &e)) return bad(e.msg);
+        o->readahead_kb = (unsigned)v;
+    }
+    o->level = fo->debug ? LOG_DEBUG_ : LOG_INFO_;
+    if (c->log_level && log_level_parse(c->log_level, &o->level)) {
+        char m[200];
+        snprintf(m, sizeof m, "--log-level: '%.64s' is not one of error, warn, info, debug", c->log_level);
+        return bad(m);
+    }
+    /* fstab: "SOURCE MOUNTPOINT"; the source is the assembly when it is a file. */
+    struct stat st;
+    if (c->npos == 2 && !c->config && stat(c->pos[0], &st) == 0 && S_ISREG(st.st_mode)) {
+        c->config = c->pos[0];
+        c->pos[0] = NULL;
+    }
+    if (!c->npos) return bad("no mount point (usage: smfs [options] MOUNTPOINT; smfs --help)");
+    o->mountpoint = c->pos[c->npos - 1];
+    c->pos[c->npos - 1] = NULL;
+    o->config = c->config;
+    c->config = NULL;
+    if (c->admin && (rc = absolute(c->admin, "--admin", &o->admin))) return rc;
+    if (c->log_file && (rc = absolute(c->log_file, "--log-file", &o->log_file))) return rc;
+    if (c->users && (rc = absolute(c->users, "--users", &o->users))) return rc;
+    if (c->q_socket && !strcmp(c->q_socket, "none")) o->q_socket_none = true;
+    else if (c->q_socket && (rc = absolute(c->q_socket, "--q-socket", &o->q_socket))) return rc;
+    o->vanilla = c->vanilla;
+    o->no_passthrough = c->no_passthrough;
+    o->syslog = c->syslog;
+    o->no_auto_vacuum = c->no_auto_vacuum;
+    o->foreground = fo->foreground;
+    o->single_thread = fo->singlethread;
+    o->max_threads = fo->max_threads;
+    return 0;
+}
+
+int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
+{
+    *o = (struct smfs_opts){.q_port = -1, .http_port = -1, .keep_versions = 1, .level = LOG_INFO_};
+    struct cli c = {0};
+    struct fuse_cmdline_opts fo = {0};
+    int rc = 0;
+    o->args = malloc(sizeof *o->args);
+    if (!o->args) return bad("out of memory");
+    *o->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+    if (fuse_opt_parse(o->args, &c, cli_spec, cli_proc) || fuse_parse_cmdline(o->args, &fo)) {
+        rc = bad("bad arguments (smfs --help lists them)");
+        goto out;
+    }
+    unprefix(c.config);
+    unprefix(c.admin);
+    unprefix(c.log_level);
+    unprefix(c.readahead);
+    unprefix(c.port);
+    unprefix(c.q_socket);
+    unprefix(c.users);
+    unprefix(c.http);
+    unprefix(c.keep);
+    unprefix(c.log_file);
+    if (fo.show_help) {
+        usage();
+        o->action = SMFS_DONE;
+        goto out;
+    }
+    if (fo.show_version) {
+        printf("smfs %s (libfuse %s)\n", SMFS_VERSION, fuse_pkgversion());
+        o->action = SMFS_DONE;
+        goto out;
+    }
+    rc = check(&c, &fo, o);
+out:
+    free(fo.mountpoint);
+    cli_release(&c);
+    return rc;
+}
+
+void smfs_opts_release(struct smfs_opts *o)
+{
+    free(o->config);
+    free(o->mountpoint);
+    free(o->admin);
+    free(o->log_file);
+    free(o->users);
+    free(o->q_socket);
+    free(o->q_host);
+    free(o->http_host);
+    if (o->args) fuse_opt_free_args(o->args);
+    free(o->args);
+    *o = (struct smfs_opts){0};
+}

@@ -1,0 +1,49 @@
+/* fs/smfs_opts.h: smfs's command line, parsed and checked once into one struct that
+ * main reads and frees in one place. libfuse's conventions (-f, -d, -s, -o opt,…,
+ * --help, --version) plus smfs's own options, each with a long form and an -o form
+ * that /etc/fstab can carry.
+ * Owns:    every string in struct smfs_opts (freed by smfs_opts_release) and the
+ *          fuse_args handed on to the mount.
+ * Never:   opens the store, the assembly or a socket; logs (it runs before the log
+ *          exists: problems go to stderr, one line each).
+ * Threads: main thread, before any other starts.
+ * Sequence: smfs_opts_parse → (read) → smfs_opts_release (also after a failed parse).
+ * Errors:  smfs_opts_parse returns 0 (run, or --help/--version done: see action), or
+ *          the exit status 2 after printing "smfs: what: why" to stderr. */
+#ifndef SMFS_SMFS_OPTS_H
+#define SMFS_SMFS_OPTS_H
+
+#include <stdbool.h>
+
+#include "core/log.h"
+
+#define SMFS_VERSION "0.1.0"
+
+enum smfs_action { SMFS_RUN, SMFS_DONE };   /* DONE: --help or --version printed */
+
+struct fuse_args;
+
+struct smfs_opts {
+    enum smfs_action action;
+    char    *config;            /* NULL: $KXI_ASSEMBLY_FILE, ./assembly.yaml, default */
+    char    *mountpoint;        /* as given; main makes it absolute */
+    char    *admin;             /* absolute, or NULL: the store's default */
+    char    *log_file;          /* absolute, or NULL */
+    char    *users;             /* absolute, or NULL */
+    char    *q_socket;          /* absolute or @abstract; NULL: the store's default */
+    bool     q_socket_none;     /* --q-socket none */
+    char    *q_host, *http_host;/* NULL: the listener's default */
+    int      q_port, http_port; /* -1: not listening */
+    unsigned keep_versions;     /* >= 1 */
+    unsigned readahead_kb;      /* 0: the backing disk's */
+    enum log_level level;
+    bool     vanilla, no_passthrough, syslog, no_auto_vacuum;
+    bool     foreground, single_thread;
+    unsigned max_threads;       /* 0: libfuse's default */
+    struct fuse_args *args;     /* what is left for libfuse (-o options, -d) */
+};
+
+int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o) __attribute__((warn_unused_result));
+void smfs_opts_release(struct smfs_opts *o);
+
+#endif
