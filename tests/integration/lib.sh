@@ -10,6 +10,11 @@ fail() { echo "FAIL: $*"; exit 1; }
 expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 # expect_in WHAT HAYSTACK NEEDLE
 expect_in() { case "$2" in *"$3"*) ;; *) fail "$1: '$3' not in: $2";; esac; }
+# has_cap_sys_admin: whether processes started here hold CAP_SYS_ADMIN (bit 21).
+has_cap_sys_admin() {
+    _c=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
+    [ $(( (0x$_c >> 21) & 1 )) -eq 1 ]
+}
 need_golden() { [ -d "$GOLDEN" ] || { echo "golden folder absent ($GOLDEN)"; exit 77; }; }
 # smfs_wait PID ADMIN_SOCKET LOG: wait until the smfs started as PID answers on its
 # admin socket (it opens that once the mount or the symlink tree is up; a file test

@@ -511,6 +511,7 @@ static void random_files_never_crash(void **state)
     (void)state;
     uint64_t s = 99;
     uint8_t p[5000];
+    int refused = 0, decoded = 0;
     for (int iter = 0; iter < 3000; iter++) {
         size_t n = (size_t)(iter * 37) % sizeof p;
         for (size_t i = 0; i < n; i++) {
@@ -521,9 +522,26 @@ static void random_files_never_crash(void **state)
         if (n >= 2 && iter % 2) memcpy(p, heads[iter % 4], 2);
         if (n > 4081 && iter % 4 == 1) { p[4080] = 0xfd; p[4082] = (uint8_t)(iter % 3 ? 20 : 77); }
         struct k *x = NULL;
-        struct smfs_err e;
-        if (kdb_decode(p, n, "r", &x, &e) == 0) k_free(x);
+        struct smfs_err e = {0};
+        char name[32];
+        snprintf(name, sizeof name, "fuzz/col%d", iter);
+        int rc = kdb_decode(p, n, name, &x, &e);
+        if (rc == 0) {
+            assert_non_null(x);
+            k_free(x);
+            decoded++;
+            continue;
+        }
+        /* Every refusal is an error a user can act on: its code, and a message that
+         * names the file. */
+        refused++;
+        assert_true(rc < 0);
+        assert_int_equal(e.code, rc);
+        assert_true(strlen(e.msg) > strlen(name));
+        if (!strstr(e.msg, name)) fail_msg("refusal of %s does not name it: %s", name, e.msg);
     }
+    assert_true(refused > 0);
+    print_message("random files: %d refused by name, %d decoded\n", refused, decoded);
 }
 
 int main(void)
