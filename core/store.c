@@ -164,8 +164,16 @@ static int make_objects(const char *dir, struct smfs_err *err)
         int rc = file_mkdirs(p, 0755, err);
         if (rc < 0) return rc;
     }
+    /* The fan-out directories' names durable before STORE names this tier: a tier
+     * whose objects/xx directories vanished in a power loss (a secondary tier on
+     * another filesystem is synced by nothing else) would make the first commit
+     * there fail with ENOENT, or worse, an object's link land nowhere after syncfs.
+     * The tier's own directory entry for objects/ is made durable by the same call
+     * on its parent, below. */
     snprintf(p, sizeof p, "%s/objects", dir);
-    return file_sync_dir(p, err);
+    int rc = file_sync_dir(p, err);
+    if (rc == 0) rc = file_sync_dir(dir, err);
+    return rc;
 }
 
 int store_create(const char *home, const struct store_tier *tiers, size_t ntiers,

@@ -504,6 +504,10 @@ int pack_open_all(struct store *s, struct store_recovery *rep, struct smfs_err *
                     pk->fd = openat(s->packs_fd, name, O_RDWR | O_CLOEXEC);
                     if (pk->fd < 0) { rc = err_sys(err, "open", name); goto fail; }
                 }
+                /* The tail cut is made durable before anything is appended after it:
+                 * a new record written over an unsynced cut could, after a power
+                 * loss, end up followed by the old torn bytes' length on disk, and
+                 * the next open would read a record boundary that never existed. */
                 if (ftruncate(pk->fd, (off_t)sc.good_off) < 0 || (!s->no_sync && fdatasync(pk->fd) < 0)) {
                     rc = err_sys(err, "ftruncate", "packs");
                     goto fail;
@@ -554,6 +558,11 @@ int pack_open_all(struct store *s, struct store_recovery *rep, struct smfs_err *
         memmove(s->packs, s->packs + k, (s->npacks - k) * sizeof *s->packs);
         s->npacks -= k;
     }
+    /* The unlinks of torn or emptied packs are made durable before a new pack can
+     * take the next number: otherwise a power loss could bring back an old pack
+     * p0000000N.pack beside a newer one of the same or a later number, and the scan
+     * would splice the two logs together (the pack numbering must never have a gap or
+     * a stale member). */
     if (removed && !s->no_sync && fsync(s->packs_fd) < 0) {
         rc = err_sys(err, "fsync", "packs");
         goto fail;

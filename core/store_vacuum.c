@@ -100,6 +100,9 @@ static int drop_versions(struct store *s, uint32_t keep, struct store_vacuum_rep
         if (rc < 0) rc = err_set(err, rc, "drop record for %zu versions does not fit", nd);
         else rc = pack_append(s, REC_DROP, 0, b.p, (uint32_t)b.len, &loc, err);
         if (rc == 0 && fault_hit("vacuum.drop_written")) rc = err_set(err, -EIO, "injected fault at vacuum.drop_written");
+        /* Commit point 1/3: the DROP record durable before any object is unlinked
+         * (sweep_tier). An unlink that reached disk before the record would, after a
+         * crash, leave a version that reopens as kept yet has lost its files. */
         if (rc == 0) rc = pack_sync(s, err);
         if (rc < 0) s->broken = true;
         buf_release(&b);
@@ -218,6 +221,10 @@ static int compact(struct store *s, double below, const struct u64map *live,
     uint32_t keep_seq = s->packs[k].seq;
     for (size_t i = 0; i < k; i++) freed += s->packs[i].size;
     int rc = copy_live(s, k, live, &reloc, &vreloc, &copied, err);
+    /* Commit point 2/3: the copies durable before the COMPACT record that makes them
+     * the only copies. Were the record to reach disk first, a crash would reopen a
+     * log whose COMPACT says "the low packs are gone" while the copies it relies on
+     * are a torn tail. */
     if (rc == 0) rc = pack_sync(s, err);
     if (rc == 0 && fault_hit("vacuum.copied")) rc = err_set(err, -EIO, "injected fault at vacuum.copied");
     /* The map after the switch: every tree outside the emptied packs, and the copies. */
@@ -231,6 +238,9 @@ static int compact(struct store *s, double below, const struct u64map *live,
     uint64_t loc;
     if (rc == 0) rc = pack_append(s, REC_COMPACT, keep_seq, NULL, 0, &loc, err);
     if (rc == 0 && fault_hit("vacuum.compact_written")) rc = err_set(err, -EIO, "injected fault at vacuum.compact_written");
+    /* Commit point 3/3: the COMPACT record durable before the low packs are
+     * unlinked. A crash before this sync reopens with the old packs intact (the
+     * copies are an uncommitted tail); after it, store_open finishes the unlinks. */
     if (rc == 0) rc = pack_sync(s, err);
     if (rc < 0) {
         s->broken = true;
@@ -259,6 +269,9 @@ static int compact(struct store *s, double below, const struct u64map *live,
         }
         rep->packs_removed++;
     }
+    /* The packs directory: makes the unlinks durable before a later pack_create can
+     * reuse a number, so a power loss never brings an emptied pack back beside newer
+     * ones (store_open would otherwise have to tell a stale pack from a live one). */
     if (rc == 0 && !s->no_sync && fsync(s->packs_fd) < 0) rc = err_sys(err, "fsync", "packs");
     rep->pack_bytes = freed > copied ? freed - copied : 0;
 out:

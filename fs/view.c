@@ -24,46 +24,55 @@
 
 enum vkind { VK_ROOT = 1, VK_VDIR, VK_PARTXT, VK_DIR, VK_FILE };
 
+/* Locking. One mutex, view->mu, guards the whole table: every vver and vnode field
+ * that changes, and the lists. It is never held across a store read (a version's
+ * par.txt and root entries are read before it is linked in) except inside
+ * view_pt_acquire's OPEN callback (one object open and one ioctl), and never across
+ * anything that waits on another thread. Tags:
+ *   [M] guarded by view->mu       [I] immutable once the vver/vnode is linked in
+ *   [F] set at view_new, immutable after */
+
 /* One version the view refers to. */
 struct vver {
-    uint64_t           version, root_tid;
-    int64_t            mtime_ns;
-    struct store_snap *snap;        /* held while pins > 0 */
-    uint64_t           refs;        /* memory: nodes, pins */
-    uint64_t           pins;        /* store snapshot: current, open files, calls in flight */
-    bool               told;        /* view_on_unpinned called for it */
-    uint8_t           *partxt;      /* rewritten: relative lines under v<N>$/ */
-    size_t             partxt_len;
-    bool               has_partxt;
-    char             **segs;        /* relative par.txt lines: segment directories */
-    size_t             nsegs;
-    struct store_entry *rootents;   /* root entries but par.txt and the segments */
-    size_t             nroot;
-    struct u64map      dirs;        /* tree id → directory inode, for its lifetime */
-    struct vver       *next;
+    uint64_t           version, root_tid;   /* [I] */
+    int64_t            mtime_ns;            /* [I] */
+    struct store_snap *snap;        /* [M] held while pins > 0 */
+    uint64_t           refs;        /* [M] memory: nodes, pins */
+    uint64_t           pins;        /* [M] store snapshot: current, open files, calls in flight */
+    bool               told;        /* [M] view_on_unpinned called for it */
+    uint8_t           *partxt;      /* [I] rewritten: relative lines under v<N>$/ */
+    size_t             partxt_len;  /* [I] */
+    bool               has_partxt;  /* [I] */
+    char             **segs;        /* [I] relative par.txt lines: segment directories */
+    size_t             nsegs;       /* [I] */
+    struct store_entry *rootents;   /* [I] root entries but par.txt and the segments */
+    size_t             nroot;       /* [I] */
+    struct u64map      dirs;        /* [M] tree id → directory inode, for its lifetime */
+    struct vver       *next;        /* [M] */
 };
 
 struct vnode {
-    uint64_t     ino, nlookup;
-    struct vver *ver;               /* NULL for the root (it follows v->cur) */
-    uint8_t      kind, tier, flags;
-    uint64_t     id, size;          /* dir: tree id, entries; file: object id, bytes */
-    int64_t      mtime_ns;
-    int          backing_id;
-    uint32_t     nopen;
+    uint64_t     ino;               /* [I] */
+    uint64_t     nlookup;           /* [M] the kernel's references */
+    struct vver *ver;               /* [I] NULL for the root (it follows v->cur) */
+    uint8_t      kind, tier, flags; /* [I] */
+    uint64_t     id, size;          /* [I] dir: tree id, entries; file: object id, bytes */
+    int64_t      mtime_ns;          /* [I] */
+    int          backing_id;        /* [M] passthrough id while nopen > 0 */
+    uint32_t     nopen;             /* [M] */
 };
 
 struct view {
-    struct store   *s;
+    struct store   *s;              /* [F] borrowed; outlives the view */
     pthread_mutex_t mu;
-    struct vver    *cur;            /* one ref while current; NULL before version 1 */
-    struct vver    *vers;           /* every version held */
-    struct vnode    root;
-    struct u64map   nodes;          /* ino → struct vnode * (root not included) */
-    uint64_t        next_dir;
-    uint64_t        nvers;
-    void          (*unpinned)(void *arg, uint64_t version);
-    void           *unpinned_arg;
+    struct vver    *cur;            /* [M] one ref while current; NULL before version 1 */
+    struct vver    *vers;           /* [M] every version held */
+    struct vnode    root;           /* [M] */
+    struct u64map   nodes;          /* [M] ino → struct vnode * (root not included) */
+    uint64_t        next_dir;       /* [M] */
+    uint64_t        nvers;          /* [M] */
+    void          (*unpinned)(void *arg, uint64_t version);   /* [M] */
+    void           *unpinned_arg;   /* [M] */
 };
 
 /* ---- versions ---------------------------------------------------------------- */
