@@ -519,29 +519,66 @@ static int sync_sources(const struct imp *im, struct smfs_err *err)
 
 /* With the journal read: put every file back, then delete the store. Each step can be
  * repeated after a crash: links skip names that exist, removal skips what is gone. */
+/* Whether the rollback may start: the store opens (no daemon holds it) and its current
+ * version is the import's own last commit. Changes nothing on disk. */
+static int rollback_check(struct imp *im, struct smfs_err *err)
+{
+    int rc;
+    if (!im->s && store_exists(im->home)) {
+        struct store_recovery rep;
+        rc = store_open(im->home, &im->sopts, &im->s, &rep, err);
+        if (rc < 0) return err_wrap(err, "cannot roll back the import");
+    }
+    if (!im->s || !store_current(im->s)) return 0;
+    struct store_version *v;
+    size_t n;
+    if ((rc = store_versions(im->s, &v, &n, err)) < 0) return rc;
+    const struct store_version *cur = &v[n - 1];
+    bool imp = cur->nkv && !strcmp(cur->key[0], "kind") && !strcmp(cur->val[0], "import");
+    uint64_t ver = cur->version;
+    char kind[64];
+    snprintf(kind, sizeof kind, "%s", cur->nkv ? cur->val[0] : "none");
+    store_versions_free(v, n);
+    if (!imp)
+        return err_set(err, -EBUSY, "cannot roll back the import: version %llu (%s) was committed "
+                       "after it and would be lost", (unsigned long long)ver, kind);
+    return 0;
+}
+
+/* A journal saying "rollback" whose rollback cannot start: earlier smfs versions wrote
+ * that state before checking, so a refused rollback left it behind (and smfs refusing
+ * to start). A rollback that really started had passed the check, and nothing can
+ * commit while the journal says "rollback" (ingest refuses), so a failing check means
+ * nothing was restored. Verified before the journal goes back to "done", whatever the
+ * reasoning: a store missing an object keeps the journal as it is. */
+static int rollback_unstick(struct imp *im, struct smfs_err *err)
+{
+    char why[ERR_MSG_MAX];
+    snprintf(why, sizeof why, "%s", err->msg);
+    struct store_verify_report vr = {0};
+    struct smfs_err ve = {0};
+    if (!im->s || store_verify(im->s, NULL, NULL, &vr, &ve) < 0 || vr.problems)
+        return err_set(err, -EBUSY, "%s; the journal still says a rollback was started, and the store does not "
+                       "verify (smctl store verify): restore from a copy", why);
+    int rc = journal_write(im, "done", err);
+    if (rc < 0) return rc;
+    return err_set(err, -EBUSY, "%s; an earlier refused rollback had left the journal saying 'rollback' "
+                   "(nothing was restored: the store verifies): it says 'done' again and smfs serves the store",
+                   why);
+}
+
 static int do_rollback(struct imp *im, struct smfs_err *err)
 {
     int rc = 0;
     if (strcmp(im->state, "restored")) {
-        if (strcmp(im->state, "rollback") && (rc = journal_write(im, "rollback", err)) < 0) return rc;
-        if (!im->s && store_exists(im->home)) {
-            struct store_recovery rep;
-            rc = store_open(im->home, &im->sopts, &im->s, &rep, err);
-            if (rc < 0) return err_wrap(err, "rollback");
+        /* Every check before the first durable step: a refused rollback changes
+         * nothing on disk (the journal keeps its state, the store stays servable). */
+        if ((rc = rollback_check(im, err)) < 0) {
+            if (rc == -EBUSY && !strcmp(im->state, "rollback") && im->s) return rollback_unstick(im, err);
+            return rc;
         }
+        if (strcmp(im->state, "rollback") && (rc = journal_write(im, "rollback", err)) < 0) return rc;
         if (im->s && store_current(im->s)) {
-            struct store_version *v;
-            size_t n;
-            if ((rc = store_versions(im->s, &v, &n, err)) < 0) return rc;
-            const struct store_version *cur = &v[n - 1];
-            bool imp = cur->nkv && !strcmp(cur->key[0], "kind") && !strcmp(cur->val[0], "import");
-            uint64_t ver = cur->version;
-            char kind[64];
-            snprintf(kind, sizeof kind, "%s", cur->nkv ? cur->val[0] : "none");
-            store_versions_free(v, n);
-            if (!imp)
-                return err_set(err, -EBUSY, "cannot roll back the import: version %llu (%s) was committed "
-                               "after it and would be lost", (unsigned long long)ver, kind);
             struct store_snap *snap;
             if ((rc = store_snap_get(im->s, 0, &snap, err)) < 0) return rc;
             progress(im, "rollback", "");

@@ -247,6 +247,13 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
     int rc;
     char real[4096];
     if (!o->cfg || o->cfg->nerrors) return err_set(err, -EINVAL, "ingest needs a valid assembly");
+    /* An import not yet done (or a rollback under way) owns the store: a version
+     * committed now would be lost by the rollback, or block it. */
+    const char *state = import_state(o->cfg);
+    if (!strcmp(state, "running") || !strcmp(state, "rollback"))
+        return err_set(err, -EBUSY, "cannot ingest: an import%s of '%s' is unfinished: finish it with smctl import%s",
+                       !strcmp(state, "running") ? "" : " rollback", o->cfg->date_tiers[0]->store.path,
+                       !strcmp(state, "running") ? "" : " --rollback");
     if (!realpath(o->staging, real)) return err_sys(err, "realpath", o->staging);
     if (!(sc.src[0].dir = strdup(real))) return err_set(err, -ENOMEM, "out of memory");
     rc = scan_run(&sc, err);

@@ -88,6 +88,7 @@ struct scan {
 
     struct scan_diag *diags;
     size_t      ndiags, capdiags;
+    bool        oom;                  /* a problem could not be recorded: scan_run fails */
     struct buf  line;                 /* scratch */
 };
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fault.h"
 #include "k_fmt.h"
 #include "kdb.h"
 
@@ -82,8 +83,17 @@ bool scan_store_name(const char *name)
 
 /* ---- problems ---- */
 
+/* Add STR to a list that feeds a problem report. A failure is remembered (sc->oom), so
+ * that scan_run refuses the whole database rather than report fewer problems than it
+ * has: an under-reported tree would otherwise pass as valid. */
+static void note(struct scan *sc, struct strv *v, const char *str)
+{
+    if (strv_add(v, str) < 0) sc->oom = true;
+}
+
 /* Record a problem. PART (may be NULL) is the partition it was seen in; the same text
- * seen in other partitions joins the same line. */
+ * seen in other partitions joins the same line. A problem that cannot be recorded
+ * (out of memory; fault point "scan.diag" in tests) sets sc->oom, as note() does. */
 static void diag(struct scan *sc, const char *part, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void diag(struct scan *sc, const char *part, const char *fmt, ...)
@@ -93,6 +103,10 @@ static void diag(struct scan *sc, const char *part, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(key, sizeof key, fmt, ap);
     va_end(ap);
+    if (fault_hit("scan.diag")) {
+        sc->oom = true;
+        return;
+    }
     struct scan_diag *d = NULL;
     for (size_t i = sc->ndiags; i-- > 0;)
         if (!strcmp(sc->diags[i].key, key)) {
@@ -103,16 +117,22 @@ static void diag(struct scan *sc, const char *part, const char *fmt, ...)
         if (sc->ndiags == sc->capdiags) {
             size_t cap = sc->capdiags ? sc->capdiags * 2 : 16;
             struct scan_diag *n = realloc(sc->diags, cap * sizeof *n);
-            if (!n) return;   /* out of memory: the count still says there were problems */
+            if (!n) {
+                sc->oom = true;
+                return;
+            }
             sc->diags = n;
             sc->capdiags = cap;
         }
         d = &sc->diags[sc->ndiags];
         memset(d, 0, sizeof *d);
-        if (!(d->key = strdup(key))) return;
+        if (!(d->key = strdup(key))) {
+            sc->oom = true;
+            return;
+        }
         sc->ndiags++;
     }
-    if (part && !strv_has(&d->parts, part)) (void)strv_add(&d->parts, part);
+    if (part && !strv_has(&d->parts, part)) note(sc, &d->parts, part);
 }
 
 size_t scan_report(struct scan *sc, void (*fn)(void *, const char *), void *arg)
@@ -285,14 +305,15 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
             d = NULL;
         } else {
             for (int64_t i = 0; i < d->n; i++)
-                if (strv_add(&cols, k_symv_at(d, i)) < 0) rc = -ENOMEM;
+                if (strv_add(&cols, k_symv_at(d, i)) < 0)
+                    rc = err_set(err, -ENOMEM, "out of memory reading '%s'", path);
         }
     }
     if (d && sch) {
         for (size_t i = 0; i < sch->ncols; i++)
-            if (!strv_has(&cols, sch->cols[i].name)) (void)strv_add(&missing, sch->cols[i].name);
+            if (!strv_has(&cols, sch->cols[i].name)) note(sc, &missing, sch->cols[i].name);
         for (size_t i = 0; i < cols.n; i++)
-            if (!cfg_column_find(sch, cols.v[i])) (void)strv_add(&extra, cols.v[i]);
+            if (!cfg_column_find(sch, cols.v[i])) note(sc, &extra, cols.v[i]);
         if (missing.n)
             diag(sc, lbl, "The table has the following missing columns from the .d file: table=%s columns=%s",
                  t->name, join(missing.v, missing.n, list, sizeof list));
@@ -322,7 +343,7 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
         const char *c = cols.v[i];
         const struct cfg_column *cc = sch ? cfg_column_find(sch, c) : NULL;
         if (!strv_has(&names, c)) {
-            (void)strv_add(&missing, c);
+            note(sc, &missing, c);
             continue;
         }
         PJOIN(path, dir, c);
@@ -341,7 +362,7 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
         if (in.fmt == KDB_FMT_ANYMAP) {
             char heap[300];
             snprintf(heap, sizeof heap, "%s#", c);
-            if (!strv_has(&names, heap)) (void)strv_add(&missing, heap);
+            if (!strv_has(&names, heap)) note(sc, &missing, heap);
         }
         if (cc && !type_ok(cc, &in))
             diag(sc, lbl, "The column has the wrong type: table=%s column=%s type=%s expected=%s",
@@ -355,7 +376,7 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
         kdb_file_close(&f);
         char cnt[300];
         snprintf(cnt, sizeof cnt, "%s:%lld", c, (long long)in.count);
-        (void)strv_add(&counts, cnt);
+        note(sc, &counts, cnt);
         if (rows < 0) rows = in.count;
         else if (in.count != rows) rows_differ = true;
     }
@@ -384,7 +405,7 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
             break;
         }
         if (!listed) {
-            (void)strv_add(&unlisted, nm);
+            note(sc, &unlisted, nm);
             continue;
         }
         if (!S_ISREG(sb.st_mode)) {
@@ -464,7 +485,7 @@ static int scan_part(struct scan *sc, unsigned src, const char *name, int32_t da
             break;
         }
         if (!S_ISDIR(sb.st_mode)) {
-            (void)strv_add(&stray, names.v[i]);
+            note(sc, &stray, names.v[i]);
             continue;
         }
         const struct cfg_table *t = cfg_table_find(sc->cfg, names.v[i]);
@@ -552,7 +573,7 @@ static int scan_root_table(struct scan *sc, const char *dir, const char *name,
             if (!same) {
                 char list[512];
                 struct strv have = {0};
-                for (size_t i = 0; i < n; i++) (void)strv_add(&have, k_symv_at(keys, (int64_t)i));
+                for (size_t i = 0; i < n; i++) note(sc, &have, k_symv_at(keys, (int64_t)i));
                 diag(sc, NULL, "The basic table's columns differ from the schema: table=%s columns=%s",
                      name, join(have.v, have.n, list, sizeof list));
                 strv_free(&have);
@@ -637,9 +658,9 @@ static int scan_source(struct scan *sc, unsigned si, struct smfs_err *err)
             else
                 rc = scan_root_table(sc, src->dir, nm, t, S_ISDIR(sb.st_mode), err);
         } else if (S_ISDIR(sb.st_mode) && other_partition(nm)) {
-            (void)strv_add(&other, nm);
+            note(sc, &other, nm);
         } else {
-            (void)strv_add(&stray, nm);
+            note(sc, &stray, nm);
         }
     }
     char list[512];
@@ -686,6 +707,7 @@ int scan_run(struct scan *sc, struct smfs_err *err)
             diag(sc, sc->parts[i].name, "The partition is in more than one tier: tiers=%s,%s",
                  sc->src[sc->parts[i - 1].src].seg, sc->src[sc->parts[i].src].seg);
     bool sym_known = sc->have_sym || in_store(sc, "sym");
+    /* Below, more problems may be recorded; the oom check comes last. */
     if (!sym_known && (needs_sym(sc->cfg) && (sc->nparts || !(sc->flags & SCAN_INGEST))))
         diag(sc, NULL, "No sym file found at '%s/sym'", sc->src[0].dir ? sc->src[0].dir : "?");
     if (!(sc->flags & SCAN_INGEST)) {
@@ -703,6 +725,9 @@ int scan_run(struct scan *sc, struct smfs_err *err)
                      cfg_table_type_name(t->type));
         }
     }
+    if (sc->oom)
+        return err_set(err, -ENOMEM, "out of memory while validating '%s': the list of problems would be "
+                       "incomplete, so nothing is imported", sc->src[0].dir ? sc->src[0].dir : "the staging tree");
     return sc->ndiags ? -EINVAL : 0;
 }
 

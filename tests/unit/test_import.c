@@ -458,6 +458,32 @@ static void every_validation_error_is_named(void **state)
     cfg_free(c);
 }
 
+/* A validator that cannot record a problem (out of memory) must refuse the whole
+ * database: before, it dropped the problem and, with none left, passed a bad tree. */
+static void validation_out_of_memory_refuses_instead_of_passing(void **state)
+{
+    (void)state;
+    char base[600], data[700];
+    new_hdb(base, sizeof base, 2, 20);
+    snprintf(data, sizeof data, "%s/data", base);
+    struct cfg *c = cfg_at(base, NULL);
+    sh("touch '%s/junk.txt'", data);   /* one problem: a stray file */
+    char *before = tree(data);
+    struct smfs_err err = {0};
+    fault_arm("scan.diag", 1, FAULT_FAIL);
+    int rc = run_import(c, NULL, false, 0, &err);
+    fault_disarm();
+    assert_int_equal(rc, -ENOMEM);
+    assert_non_null(strstr(err.msg, "out of memory while validating"));
+    assert_non_null(strstr(err.msg, "nothing is imported"));
+    char *after = tree(data);
+    assert_string_equal(before, after);
+    assert_string_equal(import_state(c), "none");
+    free(before);
+    free(after);
+    cfg_free(c);
+}
+
 static void a_partition_in_two_tiers_is_refused_and_tiers_import_in_place(void **state)
 {
     (void)state;
@@ -736,6 +762,19 @@ static void source_on_another_filesystem_is_copied_and_kept(void **state)
 
 /* ---- ingest ---- */
 
+static char *slurp(const char *path)
+{
+    uint8_t *p;
+    size_t n;
+    struct smfs_err e;
+    assert_int_equal(file_read_all(path, 1 << 20, &p, &n, &e), 0);
+    char *s = malloc(n + 1);
+    memcpy(s, p, n);
+    s[n] = 0;
+    free(p);
+    return s;
+}
+
 static int do_ingest(struct cfg *c, const char *staging, struct ingest_summary *sum, struct smfs_err *err)
 {
     struct store *s;
@@ -865,6 +904,52 @@ static void ingest_adds_replaces_and_remaps_new_symbols(void **state)
     rc = do_ingest(c, stg, &sum, &err);
     assert_int_equal(rc, -EINVAL);
     assert_true(has_line("The table has not been configured in the assembly: table=orders partitions=2024.01.10"));
+    sh("rm -r '%s'", stg);
+
+    /* A rollback would lose the ingest: refused, and nothing changes on disk -- the
+     * journal still says done, so smfs keeps serving the store. */
+    char jpath[800];
+    snprintf(jpath, sizeof jpath, "%s/" IMPORT_JOURNAL, data);
+    char *j0 = slurp(jpath);
+    rc = run_rollback(c, &err);
+    assert_int_equal(rc, -EBUSY);
+    assert_non_null(strstr(err.msg, "(ingest) was committed after it and would be lost"));
+    char *j1 = slurp(jpath);
+    assert_string_equal(j0, j1);
+    assert_string_equal(import_state(c), "done");
+    free(j1);
+
+    /* The same while another process holds the store (a running smfs). */
+    struct store *held;
+    struct store_recovery rep;
+    assert_int_equal(import_store_open(c, false, &held, &rep, &err), 0);
+    rc = run_rollback(c, &err);
+    assert_int_equal(rc, -EBUSY);
+    j1 = slurp(jpath);
+    assert_string_equal(j0, j1);
+    free(j1);
+    store_close(held);
+
+    /* A journal left saying "rollback" by the old check-after-write bug: ingest
+     * refuses to add to it, and a rollback that cannot start puts it back to done
+     * once the store verifies. */
+    sh("sed -i 's/^state done$/state rollback/' '%s'", jpath);
+    assert_string_equal(import_state(c), "rollback");
+    sh("mkdir -p '%s'", stg);
+    rc = do_ingest(c, stg, &sum, &err);
+    assert_int_equal(rc, -EBUSY);
+    assert_non_null(strstr(err.msg, "an import rollback of"));
+    rc = run_rollback(c, &err);
+    assert_int_equal(rc, -EBUSY);
+    assert_non_null(strstr(err.msg, "it says 'done' again"));
+    assert_string_equal(import_state(c), "done");
+    struct store_verify_report vr = {0};
+    assert_int_equal(import_store_open(c, false, &held, &rep, &err), 0);
+    assert_int_equal(store_verify(held, NULL, NULL, &vr, &err), 0);
+    assert_int_equal(vr.problems, 0);
+    assert_int_equal(store_current(held), 2);   /* the import and the ingest, both kept */
+    store_close(held);
+    free(j0);
     cfg_free(c);
 }
 
@@ -876,6 +961,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(import_round_trip_and_rollback_restore_everything),
         cmocka_unit_test(every_validation_error_is_named),
+        cmocka_unit_test(validation_out_of_memory_refuses_instead_of_passing),
         cmocka_unit_test(a_partition_in_two_tiers_is_refused_and_tiers_import_in_place),
         cmocka_unit_test(golden_hdb_is_refused_by_name_then_imports),
         cmocka_unit_test(fill_missing_writes_loadable_empty_tables),
