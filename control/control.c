@@ -134,9 +134,37 @@ int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const st
 
 /* ---- writer jobs --------------------------------------------------------------- */
 
+/* What the writer's callbacks get: the diag lines' array, and the control for
+ * progress. */
+struct diag_ctx {
+    struct control *c;
+    json_t         *lines;
+};
+
 static void diag_json(void *arg, const char *line)
 {
-    json_array_append_new(arg, json_string(line));
+    struct diag_ctx *d = arg;
+    json_array_append_new(d->lines, json_string(line));
+}
+
+/* What the current version holds per tier, for /metrics (writer thread, or before the
+ * threads start): an index walk, no object is read. */
+static void note_usage(struct control *c)
+{
+    struct store_snap *snap = NULL;
+    struct store_usage u;
+    struct smfs_err e = {0};
+    uint64_t cur = ctl_current(c);
+    if (!cur || store_snap_get(c->o.store, cur, &snap, &e) || store_snap_usage(c->o.store, snap, &u, &e)) {
+        if (e.msg[0]) log_warn("tier usage of version %llu: %s", (unsigned long long)cur, e.msg);
+        if (snap) store_snap_put(snap);
+        return;
+    }
+    store_snap_put(snap);
+    pthread_mutex_lock(&c->mu);
+    c->usage = u;
+    c->usage_version = cur;
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* After a commit: pin the version being replaced, publish the new one, compute the
@@ -159,6 +187,7 @@ static int publish_commit(struct control *c, int64_t start_rt, struct commit_not
         note->old = NULL;
     }
     int rc = c->o.hooks.publish(c->o.hooks.arg, &shown, err);
+    note->published_mono = ev_now_ns();
     uint64_t now = ctl_current(c);
     struct store_snap *cur = NULL;
     if (!rc) log_info("version %llu is live (was %llu)", (unsigned long long)now, (unsigned long long)shown);
@@ -173,12 +202,39 @@ static int publish_commit(struct control *c, int64_t start_rt, struct commit_not
     return 0;
 }
 
+/* Writer thread: where the running job is, for status (under mu, briefly). */
+static void job_progress(struct control *c, const char *phase, const char *current, uint64_t done,
+                         uint64_t total, uint64_t bytes_done, uint64_t bytes_total)
+{
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->job.phase, sizeof c->job.phase, "%s", phase);
+    snprintf(c->job.current, sizeof c->job.current, "%s", current ? current : "");
+    c->job.done = done;
+    c->job.total = total;
+    c->job.bytes_done = bytes_done;
+    c->job.bytes_total = bytes_total;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void on_ingest_progress(void *arg, const struct import_progress *p)
+{
+    struct diag_ctx *d = arg;
+    job_progress(d->c, p->phase, p->current, p->parts_done, p->parts_total, p->bytes_done, p->bytes_total);
+}
+
+static void on_verify_progress(void *arg, const struct store_verify_progress *p)
+{
+    struct diag_ctx *d = arg;
+    job_progress(d->c, "verify", NULL, p->objects_done, p->objects_total, p->bytes_done, p->bytes_total);
+}
+
 static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **note)
 {
     const char *dir = json_string_value(json_object_get(body, "dir"));
     if (!dir) return admin_error("ingest needs \"dir\": the staging directory");
     json_t *verify = json_object_get(body, "verify");
     json_t *diag = json_array();
+    struct diag_ctx dc = {c, diag};
     struct ingest_opts io = {
         .cfg = c->o.cfg,
         .staging = dir,
@@ -186,7 +242,8 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
         .dry_run = json_is_true(json_object_get(body, "dry_run")),
         .keep_staging = json_is_true(json_object_get(body, "keep_staging")),
         .diag = diag_json,
-        .arg = diag,
+        .progress = on_ingest_progress,
+        .arg = &dc,
     };
     struct ingest_summary sum;
     struct smfs_err e = {0};
@@ -210,6 +267,8 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
             return r;
         }
         published_rt = ctl_now_rt();
+        (*note)->commit_s_ns = committed_rt - start_rt;
+        note_usage(c);
         log_info("ingest %s: version %llu (%llu added, %llu replaced, %llu files)", dir,
                  (unsigned long long)sum.version, (unsigned long long)sum.added,
                  (unsigned long long)sum.replaced, (unsigned long long)sum.files);
@@ -269,9 +328,10 @@ static json_t *run_vacuum(struct control *c, json_t *body, bool automatic)
 static json_t *run_verify(struct control *c)
 {
     json_t *problems = json_array();
+    struct diag_ctx dc = {c, problems};
     struct store_verify_report rep = {0};
     struct smfs_err e = {0};
-    int rc = store_verify(c->o.store, diag_json, problems, &rep, &e);
+    int rc = store_verify_with_progress(c->o.store, diag_json, on_verify_progress, &dc, &rep, &e);
     json_t *r = json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:o}", "ok", rc == 0, "versions", (int)rep.versions,
                           "trees", (int)rep.trees, "objects", (json_int_t)rep.objects,
                           "bytes", (json_int_t)rep.bytes, "unchecked", (json_int_t)rep.unchecked,
@@ -290,11 +350,14 @@ static void *writer_main(void *arg)
         if (c->stopping) break;
         struct job *j = c->todo;
         c->todo = j->next;
+        c->job = (struct job_state){.running = true, .started_ns = ctl_now_rt()};
+        snprintf(c->job.cmd, sizeof c->job.cmd, "%s", j->cmd);
         pthread_mutex_unlock(&c->mu);
         if (!strcmp(j->cmd, "ingest")) j->reply = run_ingest(c, j->body, &j->note);
         else if (!strcmp(j->cmd, "verify")) j->reply = run_verify(c);
         else j->reply = run_vacuum(c, j->body, j->req == 0);
         pthread_mutex_lock(&c->mu);
+        c->job.running = false;
         push(&c->done, j);
         ev_wake(c->loop);
     }
@@ -473,6 +536,8 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
     c->o = *o;
     c->sigfd = -1;
     c->started_ns = ctl_now_rt();
+    c->commit_hist.le = metrics_commit_le;
+    c->fanout_hist.le = metrics_fanout_le;
     c->reload_timeout_ns = reload_timeout(o->cfg);
     atomic_init(&c->unpinned, false);
     pthread_mutex_init(&c->mu, NULL);
@@ -494,6 +559,7 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
         return rc;
     }
     ev_set_wake(c->loop, on_wake, c);
+    note_usage(c);
     /* Threads inherit the mask: these two never take the stop signals. */
     sigset_t block, old;
     sigemptyset(&block);

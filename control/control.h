@@ -75,6 +75,10 @@ struct control_opts {
      * as q -p does), a Unix socket (NULL: none), a kdb+-style user file (NULL: open). */
     int               q_port;
     const char       *q_host, *q_unix, *q_users;
+    /* The Unix socket's file: mode (0: the umask's) and, when q_unix_chgrp, group. */
+    unsigned          q_unix_mode;
+    bool              q_unix_chgrp;
+    unsigned          q_unix_gid;
     /* REST: port (-1: none; 0: any free port) on http_host (NULL: 127.0.0.1). */
     int               http_port;
     const char       *http_host;

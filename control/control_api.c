@@ -17,7 +17,6 @@
 #include "core/k_fmt.h"
 #include "core/log.h"
 
-#define METRICS_MAX (1u << 20)
 
 /* ---- acknowledgement deadlines --------------------------------------------------- */
 
@@ -115,6 +114,8 @@ void api_commit(struct control *c, struct commit_note *note)
     note->old = NULL;
     reload_commit(c->reload, note->sigs, note->n, old, ev_now_ns());
     api_arm(c);
+    hist_observe(&c->commit_hist, (double)note->commit_s_ns / 1e9);
+    hist_observe(&c->fanout_hist, (double)(ev_now_ns() - note->published_mono) / 1e9);
 }
 
 /* ---- q IPC ---------------------------------------------------------------------------- */
@@ -351,110 +352,6 @@ static json_t *status_array(struct control *c)
     return a;
 }
 
-/* ---- metrics (Prometheus text format 0.0.4) ---------------------------------------------- */
-
-static int metric(struct buf *b, const char *name, const char *type, const char *help)
-{
-    return buf_printf(b, "# HELP smfs_%s %s\n# TYPE smfs_%s %s\n", name, help, name, type);
-}
-
-static char *metrics_text(struct control *c, size_t *len)
-{
-    struct buf b;
-    buf_init(&b, METRICS_MAX);
-    struct control_view_stats vs = {0};
-    c->o.hooks.stats(c->o.hooks.arg, &vs);
-    struct reload_stats rs;
-    reload_stats(c->reload, &rs);
-    struct ipc_stats is = {0};
-    if (c->q) ipc_server_stats(c->q, &is);
-    struct http_post_stats ps = {0};
-    if (c->post) http_post_stats(c->post, &ps);
-    struct http_stats hs = {0};
-    if (c->http) http_stats(c->http, &hs);
-    struct store_version *sv = NULL;
-    size_t nv = 0;
-    struct smfs_err e = {0};
-    if (store_versions(c->o.store, &sv, &nv, &e)) nv = 0;
-    store_versions_free(sv, nv);
-    int rc = 0;
-#define G(name, help, fmt, ...) \
-    if (!rc) rc = metric(&b, name, "gauge", help); \
-    if (!rc) rc = buf_printf(&b, "smfs_" name fmt "\n", __VA_ARGS__)
-#define C(name, help, fmt, ...) \
-    if (!rc) rc = metric(&b, name, "counter", help); \
-    if (!rc) rc = buf_printf(&b, "smfs_" name fmt "\n", __VA_ARGS__)
-    G("up", "1 while the daemon serves", " %d", 1);
-    G("ready", "1 when a version is being served", " %d", vs.current ? 1 : 0);
-    G("uptime_seconds", "seconds since the control thread started", " %.3f",
-      (ctl_now_rt() - c->started_ns) / 1e9);
-    G("version_current", "the store version being served", " %llu", (unsigned long long)vs.current);
-    G("versions", "versions the store keeps", " %zu", nv);
-    G("versions_pinned", "versions held by the view (current, or files open)", " %llu", (unsigned long long)vs.pinned);
-    G("view_inodes", "inodes the view knows", " %llu", (unsigned long long)vs.inodes);
-    C("commits_total", "versions committed and published by this daemon", " %llu", (unsigned long long)c->n.commits);
-    C("ingest_errors_total", "ingests that failed", " %llu", (unsigned long long)c->n.ingest_errors);
-    C("vacuums_total", "vacuums run (manual and automatic)", " %llu", (unsigned long long)c->n.vacuums);
-    C("vacuum_versions_dropped_total", "versions reclaimed by vacuum", " %llu", (unsigned long long)c->n.vacuum_versions);
-    if (!rc) rc = metric(&b, "registered_clients", "gauge", "registrations for reload signals");
-    if (!rc) rc = buf_printf(&b, "smfs_registered_clients{transport=\"qipc\"} %llu\n"
-                                 "smfs_registered_clients{transport=\"rest\"} %llu\n",
-                             (unsigned long long)rs.clients_q, (unsigned long long)rs.clients_rest);
-    G("pending_acks", "reload signals sent and not yet acknowledged", " %llu", (unsigned long long)rs.pending);
-    G("versions_held_for_acks", "previous versions held until registrants acknowledge", " %llu",
-      (unsigned long long)rs.held);
-    C("reload_signals_total", "reload signals sent", " %llu", (unsigned long long)rs.signals);
-    C("reload_acks_total", "acknowledgements received", " %llu", (unsigned long long)rs.acks);
-    C("reload_ack_timeouts_total", "acknowledgements given up after their timeout", " %llu",
-      (unsigned long long)rs.timeouts);
-    C("reload_unmatched_acks_total", "acknowledgements that matched no pending signal", " %llu",
-      (unsigned long long)rs.unmatched_acks);
-    C("rest_callbacks_total", "reload signals POSTed to REST callbacks", " %llu", (unsigned long long)ps.started);
-    C("rest_callback_failures_total", "REST callbacks that failed after every try", " %llu",
-      (unsigned long long)ps.failed);
-    C("rest_callback_retries_total", "REST callback tries repeated", " %llu", (unsigned long long)ps.retries);
-    G("ipc_connections", "q IPC connections open", " %llu", (unsigned long long)is.conns);
-    C("ipc_connections_total", "q IPC connections accepted", " %llu", (unsigned long long)is.accepted);
-    if (!rc) rc = metric(&b, "ipc_errors_total", "counter", "q IPC connections refused or dropped, calls answered with an error");
-    if (!rc) rc = buf_printf(&b, "smfs_ipc_errors_total{kind=\"refused_login\"} %llu\n"
-                                 "smfs_ipc_errors_total{kind=\"refused_full\"} %llu\n"
-                                 "smfs_ipc_errors_total{kind=\"dropped\"} %llu\n"
-                                 "smfs_ipc_errors_total{kind=\"error_reply\"} %llu\n",
-                             (unsigned long long)is.refused_login, (unsigned long long)is.refused_full,
-                             (unsigned long long)is.dropped, (unsigned long long)is.errors);
-    if (!rc) rc = metric(&b, "ipc_messages_total", "counter", "q IPC messages");
-    if (!rc) rc = buf_printf(&b, "smfs_ipc_messages_total{direction=\"in\"} %llu\nsmfs_ipc_messages_total{direction=\"out\"} %llu\n",
-                             (unsigned long long)is.msgs_in, (unsigned long long)is.msgs_out);
-    if (!rc) rc = metric(&b, "ipc_bytes_total", "counter", "q IPC bytes");
-    if (!rc) rc = buf_printf(&b, "smfs_ipc_bytes_total{direction=\"in\"} %llu\nsmfs_ipc_bytes_total{direction=\"out\"} %llu\n",
-                             (unsigned long long)is.bytes_in, (unsigned long long)is.bytes_out);
-    C("http_requests_total", "HTTP requests answered", " %llu", hs.requests);
-    if (vs.fuse) {
-        const struct control_view_stats ms = vs;
-        if (!rc) rc = metric(&b, "fuse_operations_total", "counter", "FUSE requests by operation");
-        if (!rc) rc = buf_printf(&b,
-            "smfs_fuse_operations_total{op=\"lookup\"} %llu\nsmfs_fuse_operations_total{op=\"getattr\"} %llu\n"
-            "smfs_fuse_operations_total{op=\"readdir\"} %llu\nsmfs_fuse_operations_total{op=\"open\"} %llu\n"
-            "smfs_fuse_operations_total{op=\"read\"} %llu\nsmfs_fuse_operations_total{op=\"release\"} %llu\n"
-            "smfs_fuse_operations_total{op=\"write_refused\"} %llu\n",
-            (unsigned long long)ms.lookups, (unsigned long long)ms.getattrs, (unsigned long long)ms.readdirs,
-            (unsigned long long)ms.opens, (unsigned long long)ms.reads, (unsigned long long)ms.releases,
-            (unsigned long long)ms.erofs);
-        C("fuse_read_bytes_total", "bytes served by FUSE READ requests (not passthrough)", " %llu",
-          (unsigned long long)ms.read_bytes);
-        C("fuse_passthrough_opens_total", "opens served by kernel passthrough", " %llu",
-          (unsigned long long)ms.pt_opens);
-        G("fuse_passthrough", "1 when kernel passthrough is in use", " %d", ms.passthrough ? 1 : 0);
-    }
-#undef G
-#undef C
-    if (rc) {
-        buf_release(&b);
-        return NULL;
-    }
-    return (char *)buf_take(&b, len);
-}
-
 static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
 {
     struct control *c = arg;
@@ -545,6 +442,14 @@ json_t *api_status_json(struct control *c)
         "pending_acks", (json_int_t)rs.pending, "versions_held", (json_int_t)rs.held,
         "signals", (json_int_t)rs.signals, "acks", (json_int_t)rs.acks,
         "timeouts", (json_int_t)rs.timeouts, "commits", (json_int_t)c->n.commits));
+    pthread_mutex_lock(&c->mu);
+    struct job_state js = c->job;
+    pthread_mutex_unlock(&c->mu);
+    if (js.running)
+        json_object_set_new(r, "job", json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:f}", "cmd", js.cmd,
+            "phase", js.phase, "current", js.current, "done", (json_int_t)js.done, "total", (json_int_t)js.total,
+            "bytes_done", (json_int_t)js.bytes_done, "bytes_total", (json_int_t)js.bytes_total,
+            "elapsed_s", (ctl_now_rt() - js.started_ns) / 1e9));
     if (c->q) {
         struct ipc_stats is;
         ipc_server_stats(c->q, &is);
@@ -606,6 +511,9 @@ int api_start(struct control *c, struct smfs_err *err)
             .host = o->q_host ? o->q_host : "0.0.0.0",
             .port = o->q_port,
             .unix_path = o->q_unix,
+            .unix_mode = (mode_t)o->q_unix_mode,
+            .unix_chgrp = o->q_unix_chgrp,
+            .unix_gid = (gid_t)o->q_unix_gid,
             .user_file = o->q_users,
             .log = q_log,
             .log_arg = c,

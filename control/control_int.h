@@ -21,7 +21,20 @@ struct commit_note {
     struct reload_signal *sigs;
     size_t                n;
     struct store_snap    *old;
+    int64_t               commit_s_ns;    /* how long the commit took (writer) */
+    int64_t               published_mono; /* ev_now_ns() once readers saw it */
 };
+
+/* A Prometheus histogram: cumulative buckets by upper bound (seconds), sum, count. */
+#define HIST_BUCKETS 12
+struct hist {
+    const double *le;                     /* HIST_BUCKETS bounds, ascending */
+    uint64_t      n[HIST_BUCKETS];        /* observations <= le[i] (not cumulative) */
+    uint64_t      count;
+    double        sum;
+};
+void hist_observe(struct hist *h, double v);
+extern const double metrics_commit_le[HIST_BUCKETS], metrics_fanout_le[HIST_BUCKETS];
 
 struct job {
     uint64_t            req;        /* admin request to answer; 0: internal (auto vacuum) */
@@ -29,6 +42,14 @@ struct job {
     json_t             *body, *reply;
     struct commit_note *note;       /* set by a commit for the loop */
     struct job         *next;
+};
+
+/* The writer's running job as status shows it (smctl polls it for a progress line). */
+struct job_state {
+    bool     running;
+    char     cmd[16], phase[16], current[64];
+    uint64_t done, total, bytes_done, bytes_total;
+    int64_t  started_ns;              /* realtime */
 };
 
 struct ctl_counters {
@@ -57,11 +78,16 @@ struct control {
     pthread_mutex_t     mu;
     pthread_cond_t      cv;               /* signalled when todo grows or stopping is set */
     struct job         *todo, *done;      /* [M] FIFO by append at the tail */
+    struct job_state    job;              /* [M] written by the writer, read by status */
     bool                stopping;         /* [M] */
     bool                vacuum_queued, vacuum_again;   /* [L] */
     atomic_bool         unpinned;         /* [A] an old version's last file closed */
     int64_t             started_ns;       /* [I] */
     struct ctl_counters n;                /* [L] */
+    struct hist         commit_hist;      /* [L] commit duration, seconds */
+    struct hist         fanout_hist;      /* [L] published → every signal handed out */
+    struct store_usage  usage;            /* [M] the current version, per tier */
+    uint64_t            usage_version;    /* [M] the version usage describes */
 };
 
 /* control_api.c */
@@ -73,6 +99,9 @@ void api_commit(struct control *c, struct commit_note *note);
 void api_arm(struct control *c);
 json_t *api_clients_json(struct control *c);
 json_t *api_status_json(struct control *c);
+
+/* metrics.c: the Prometheus text of GET /metrics (caller frees), NULL if too long. */
+char *metrics_text(struct control *c, size_t *len);
 
 /* control.c */
 void ctl_queue_vacuum(struct control *c);

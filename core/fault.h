@@ -7,7 +7,9 @@
  * Sequence: fault_arm("commit.after_trees", 1, FAULT_FAIL) → code under test calls
  *          fault_hit("commit.after_trees") at that step and, on true, fails with -EIO
  *          ("injected fault at …"). FAULT_KILL raises SIGKILL at the hit instead, for
- *          fork-and-kill crash tests. NAME "*" counts every point: arming ("*", n)
+ *          fork-and-kill crash tests. FAULT_WAIT (SMFS_FAULT=name:nth:wait=FILE) holds
+ *          the thread at the hit until FILE exists, then goes on as if nothing
+ *          happened: a test sees an operation in progress. NAME "*" counts every point: arming ("*", n)
  *          for n = 1, 2, … walks a whole operation one step at a time.
  * Errors:  none; fault_arm_env reports a malformed SMFS_FAULT on stderr and ignores it. */
 #ifndef SMFS_FAULT_H
@@ -15,13 +17,14 @@
 
 #include <stdbool.h>
 
-enum fault_action { FAULT_FAIL = 1, FAULT_KILL = 2 };
+enum fault_action { FAULT_FAIL = 1, FAULT_KILL = 2, FAULT_WAIT = 3 };
 
 /* Fire at the NTH hit (1-based) of point NAME ("*": of any point). NAME is copied. */
 void fault_arm(const char *name, unsigned nth, enum fault_action action);
 void fault_disarm(void);
 
-/* SMFS_FAULT=name:nth[:kill] arms from the environment (helpers and smctl call it). */
+/* SMFS_FAULT=name:nth[:kill|:wait=FILE] arms from the environment (helpers, smctl
+ * and smfs call it). */
 void fault_arm_env(void);
 
 /* True when this hit is the armed one and the action is FAULT_FAIL (FAULT_KILL does

@@ -266,6 +266,7 @@ int gen_hdb(const struct gen_opts *o, struct gen_stats *st, struct smfs_err *err
             if ((rc = gen_table(pdir, tabs[t], date, o, &r, &d, st, err)) < 0) goto out;
         st->partitions++;
         date++;
+        if (o->progress) o->progress(o->arg, st->partitions, o->days, st->bytes);
     }
     st->tables = nt;
     st->symbols = d.syms->n;

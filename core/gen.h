@@ -34,6 +34,9 @@ struct gen_opts {
     int32_t     start;        /* first date (days since 2000.01.01); a weekend moves on */
     struct kdb_zparams zip;   /* alg 0: uncompressed */
     unsigned    enc_flags;    /* KDB_ENC_* */
+    /* After each partition (DONE of TOTAL, bytes written so far); may be NULL. */
+    void      (*progress)(void *arg, int done, int total, uint64_t bytes);
+    void       *arg;
 };
 
 struct gen_stats {

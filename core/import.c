@@ -23,6 +23,7 @@
  * "restored" marks that every file is back, so the store can be deleted. */
 #include "import_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -34,6 +35,7 @@
 
 #include "fault.h"
 #include "fileio.h"
+#include "k_fmt.h"
 
 #define JOURNAL_MAGIC "smfs-import 1"
 
@@ -205,6 +207,37 @@ static size_t store_tiers(const struct cfg *c, struct store_tier *tiers)
     return n;
 }
 
+int import_refuse_hdb(const char *dir, struct smfs_err *err)
+{
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_sys(err, "opendir", dir);
+    char found[256] = "";
+    size_t nfound = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        char path[4600], dotd[4700];
+        struct stat sb;
+        int32_t day;
+        if (nm[0] == '.' || scan_store_name(nm)) continue;
+        PJOIN(path, dir, nm);
+        if (stat(path, &sb) < 0) continue;
+        PJOIN(dotd, path, ".d");
+        bool kdb = (!strcmp(nm, "sym") && S_ISREG(sb.st_mode)) || !strcmp(nm, "par.txt") ||
+                   (S_ISDIR(sb.st_mode) && (k_parse_date(nm, &day) || access(dotd, F_OK) == 0));
+        if (!kdb) continue;
+        if (nfound++ < 3) {
+            size_t l = strlen(found);
+            snprintf(found + l, sizeof found - l, "%s%.64s", l ? ", " : "", nm);
+        }
+    }
+    closedir(d);
+    if (!nfound) return 0;
+    return err_set(err, -EEXIST, "'%s' holds a kdb+ database (%s%s) but no smfs store: import it first with "
+                   "'smctl import' (or set initialImport: true in the assembly); smfs will not create a store "
+                   "inside a live HDB", dir, found, nfound > 3 ? ", …" : "");
+}
+
 int import_store_open(const struct cfg *c, bool create, struct store **out,
                       struct store_recovery *rep, struct smfs_err *err)
 {
@@ -215,7 +248,8 @@ int import_store_open(const struct cfg *c, bool create, struct store **out,
         if (!create)
             return err_set(err, -ENOENT, "no store at '%s' (the first date tier's store): import a "
                            "database with smctl import, or start smfs, first", tiers[0].path);
-        int rc = store_create(tiers[0].path, tiers, n, err);
+        int rc = import_refuse_hdb(tiers[0].path, err);
+        if (rc == 0) rc = store_create(tiers[0].path, tiers, n, err);
         if (rc < 0) return rc;
     }
     return store_open(tiers[0].path, NULL, out, rep, err);

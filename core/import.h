@@ -94,8 +94,15 @@ int import_rollback(const struct import_opts *o, struct import_summary *sum,
  * or "rollback". For smfs at start and smctl. */
 const char *import_state(const struct cfg *c);
 
+/* Whether DIR, where no store exists yet, holds a kdb+ database (sym, par.txt, a date
+ * partition, a splayed table with .d): 0 when it does not (or DIR does not exist),
+ * -EEXIST with *err naming what was found and pointing at smctl import. Creating a
+ * store there would put STORE, lock, objects/ and packs/ among the HDB's tables. */
+int import_refuse_hdb(const char *dir, struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* Open the store of the assembly's first date tier (its tiers are the local date
- * tiers, in order), creating an empty one when CREATE and there is none. */
+ * tiers, in order), creating an empty one when CREATE and there is none -- but never
+ * over a kdb+ database (import_refuse_hdb). */
 int import_store_open(const struct cfg *c, bool create, struct store **out,
                       struct store_recovery *rep, struct smfs_err *err)
         __attribute__((warn_unused_result));
@@ -109,6 +116,8 @@ struct ingest_opts {
     bool        dry_run;
     bool        keep_staging;           /* link the files in and leave the staging tree */
     void      (*diag)(void *arg, const char *line);
+    /* After each partition taken in (phase "ingest"); may be NULL. */
+    void      (*progress)(void *arg, const struct import_progress *p);
     void       *arg;
 };
 

@@ -287,6 +287,9 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
         rc = err_set(err, -ENOMEM, "out of memory");
         goto abort;
     }
+    struct import_progress pr = {.phase = "ingest", .parts_total = sc.nparts};
+    int64_t t0 = import_now_ns();
+    for (size_t i = 0; i < sc.nparts; i++) pr.bytes_total += sc.parts[i].bytes;
     for (size_t i = 0; i < sc.nparts; i++) {
         const struct scan_part *p = &sc.parts[i];
         unsigned tier;
@@ -325,6 +328,15 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
         }
         if (rc < 0) {
             err_wrap(err, "partition %s", p->name);
+            goto abort;
+        }
+        pr.parts_done++;
+        pr.bytes_done += p->bytes;
+        pr.current = p->name;
+        pr.elapsed_ns = import_now_ns() - t0;
+        if (o->progress) o->progress(o->arg, &pr);
+        if (fault_hit("ingest.partition")) {
+            rc = err_set(err, -EIO, "injected fault at ingest.partition");
             goto abort;
         }
     }

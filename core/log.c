@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +19,8 @@ static enum log_level g_level = LOG_INFO_;
 static int g_fd = STDERR_FILENO;
 static char g_path[4096];
 static bool g_syslog;
+static bool g_journal;    /* stderr is systemd's journal stream: "<N>" priority prefixes */
+static bool g_tee;        /* also copy each line to stderr (a daemon's start-up) */
 static const char *g_ident = "smfs";
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
@@ -27,21 +31,39 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    char line[1200];
+    int l;
+    ssize_t w;
+    if (g_tee && (g_syslog || g_fd != STDERR_FILENO)) {
+        /* The parent of a starting daemon relays these to the terminal or mount(8). */
+        l = snprintf(line, sizeof line, "%s: %s: %s\n", g_ident, names[level], msg);
+        if (l > (int)sizeof line - 1) l = (int)sizeof line - 1;
+        w = write(STDERR_FILENO, line, (size_t)l);
+        (void)w;
+    }
     if (g_syslog && g_fd == STDERR_FILENO) {
-        static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
         syslog(prio[level], "%s", msg);
+        return;
+    }
+    if (g_journal && g_fd == STDERR_FILENO) {
+        /* sd-daemon(3)'s convention: the journal takes the priority from "<N>" and
+         * stamps the time itself, so journalctl -p err finds our errors. */
+        l = snprintf(line, sizeof line, "<%d>%s: %s\n", prio[level], names[level], msg);
+        if (l > (int)sizeof line - 1) l = (int)sizeof line - 1;
+        w = write(g_fd, line, (size_t)l);
+        (void)w;
         return;
     }
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
-    char line[1200];
-    int l = snprintf(line, sizeof line, "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s[%d] %s: %s\n",
+    l = snprintf(line, sizeof line, "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s[%d] %s: %s\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec, ts.tv_nsec / 1000000, g_ident, (int)getpid(), names[level], msg);
     if (l > (int)sizeof line - 1) l = (int)sizeof line - 1;
-    ssize_t w = write(g_fd, line, (size_t)l);
+    w = write(g_fd, line, (size_t)l);
     (void)w;
 }
 
@@ -53,10 +75,27 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* systemd sets JOURNAL_STREAM=DEV:INO when stdout or stderr is connected to the
+ * journal; it applies to us only if our stderr is that very stream. */
+static bool stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0) return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(enum log_level level, const char *ident)
 {
     g_level = level;
     if (ident) g_ident = ident;
+    g_journal = stderr_is_journal();
+}
+
+void log_tee_stderr(bool on)
+{
+    g_tee = on;
 }
 
 void log_to_syslog(bool on)

@@ -6,7 +6,8 @@
  * Never:   allocates; blocks longer than one write or syslog(3); exits.
  * Threads: any thread; a line is written with one call, so lines never interleave.
  * Sequence: log_init (before threads start) → log_msg … ; log_to_syslog after
- *          daemonizing.
+ *          daemonizing. On stderr under systemd (JOURNAL_STREAM names our stderr),
+ *          lines carry sd-daemon's "<N>" priority prefix instead of a timestamp.
  * Global:  the level, destination and file descriptor are process-wide, set by main
  *          before threads start (log_reopen swaps the file under the same number). */
 #ifndef SMFS_LOG_H
@@ -19,6 +20,9 @@ enum log_level { LOG_ERR_ = 0, LOG_WARN_, LOG_INFO_, LOG_DEBUG_ };
 
 void log_init(enum log_level level, const char *ident);
 void log_to_syslog(bool on);
+/* While on, every line also goes to stderr as "smfs: level: message", whatever the
+ * destination: a daemon's start-up, whose stderr is a pipe to the waiting parent. */
+void log_tee_stderr(bool on);
 /* Append to PATH from now on (0 or -errno). */
 int  log_to_file(const char *path);
 /* Open the log file again under its name (after logrotate moved it): 0, or -errno

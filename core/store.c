@@ -555,6 +555,36 @@ int store_dir_read(struct store *s, uint64_t dir, uint64_t start, struct store_e
     return rc;
 }
 
+static int usage_tree(struct store *s, uint64_t tid, unsigned depth, struct store_usage *u,
+                      struct smfs_err *err)
+{
+    if (depth > STORE_DEPTH_MAX) return err_set(err, -EIO, "tree %llu: deeper than %d levels",
+                                                (unsigned long long)tid, STORE_DEPTH_MAX);
+    struct store_entry ents[64];
+    for (uint64_t at = 0;;) {
+        size_t n;
+        int rc = store_dir_read(s, tid, at, ents, 64, &n, err);
+        if (rc < 0) return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (ents[i].kind == STORE_DIR) {
+                if ((rc = usage_tree(s, ents[i].id, depth + 1, u, err)) < 0) return rc;
+            } else if (ents[i].tier < STORE_TIERS_MAX) {
+                u->bytes[ents[i].tier] += ents[i].size;
+                u->files[ents[i].tier]++;
+            }
+        }
+        if (n < 64) return 0;
+        at += n;
+    }
+}
+
+int store_snap_usage(struct store *s, const struct store_snap *snap, struct store_usage *u,
+                     struct smfs_err *err)
+{
+    memset(u, 0, sizeof *u);
+    return usage_tree(s, store_snap_root(snap), 0, u, err);
+}
+
 int store_object_path(const struct store *s, const struct store_entry *e, char *buf,
                       size_t len, struct smfs_err *err)
 {

@@ -139,6 +139,14 @@ void store_snap_put(struct store_snap *snap);
 uint64_t store_snap_version(const struct store_snap *snap);
 uint64_t store_snap_root(const struct store_snap *snap);   /* tree id of its root */
 
+/* What a version holds in each tier: its files and their bytes (a file named twice
+ * counts twice: this is what readers of the version see). The index alone is read. */
+struct store_usage {
+    uint64_t bytes[STORE_TIERS_MAX], files[STORE_TIERS_MAX];
+};
+int store_snap_usage(struct store *s, const struct store_snap *snap, struct store_usage *u,
+                     struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* PATH relative to the root, '/'-separated ("" or "/": the root itself). -ENOENT,
  * -ENOTDIR (a file in the middle), -EINVAL (a bad component such as ".."), -EIO. */
 int store_lookup(struct store_snap *snap, const char *path, struct store_entry *out,
@@ -250,6 +258,18 @@ struct store_verify_report {
  * line; returns -EIO if there was any (the first in *err), 0 when all is right. */
 int store_verify(struct store *s, void (*report)(void *arg, const char *line), void *arg,
                  struct store_verify_report *rep, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+
+/* Where a verify is: objects and bytes checked so far, of the totals every kept
+ * version names (counted before the first object is read). */
+struct store_verify_progress {
+    uint64_t objects_done, objects_total, bytes_done, bytes_total;
+};
+/* store_verify that also calls PROGRESS (may be NULL) after each object, on the
+ * calling thread, with the store's writer lock held: it must only note or print. */
+int store_verify_with_progress(struct store *s, void (*report)(void *arg, const char *line),
+                               void (*progress)(void *arg, const struct store_verify_progress *p),
+                               void *arg, struct store_verify_report *rep, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
 #endif

@@ -9,6 +9,8 @@
  * Verify holds the writer mutex: no commit or vacuum runs meanwhile; readers go on. */
 #include "store_int.h"
 
+#include "fault.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -26,7 +28,33 @@ struct vctx {
     struct smfs_err *err;
     struct u64map trees, objs;
     uint8_t *buf;
+    void (*progress)(void *arg, const struct store_verify_progress *p);
+    struct store_verify_progress pr;
 };
+
+/* The totals for progress: every (object, tier) the kept versions name, once, with
+ * its size -- a walk of the index alone, no object is opened. */
+static void count_tree(struct vctx *v, uint64_t tid, struct u64map *trees, struct u64map *objs,
+                       unsigned depth)
+{
+    if (depth > STORE_DEPTH_MAX || u64map_get(trees, tid, NULL) || u64map_put(trees, tid, 1) < 0) return;
+    struct store_entry ents[64];
+    struct smfs_err e;
+    for (size_t seen = 0;;) {
+        size_t n;
+        if (tree_read_locked(v->s, tid, seen, ents, 64, &n, &e) < 0 || n == 0) return;
+        for (size_t i = 0; i < n; i++) {
+            if (ents[i].kind == STORE_DIR) {
+                count_tree(v, ents[i].id, trees, objs, depth + 1);
+            } else if (!u64map_get(objs, obj_key(ents[i].id, ents[i].tier), NULL) &&
+                       u64map_put(objs, obj_key(ents[i].id, ents[i].tier), 1) == 0) {
+                v->pr.objects_total++;
+                v->pr.bytes_total += ents[i].size;
+            }
+        }
+        seen += n;
+    }
+}
 
 static void problem(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct vctx *v, const char *fmt, ...)
@@ -69,6 +97,14 @@ static void check_object(struct vctx *v, uint64_t version, const char *path,
     if (u64map_get(&v->objs, obj_key(e->id, e->tier), NULL)) return;
     if (u64map_put(&v->objs, obj_key(e->id, e->tier), 1) < 0) return;
     v->rep->objects++;
+    if (v->progress) {
+        /* Counted before the object is read: a problem ends the check early, but the
+         * object is done either way. */
+        v->pr.objects_done++;
+        v->pr.bytes_done += e->size;
+        v->progress(v->arg, &v->pr);
+        (void)fault_hit("verify.object");   /* FAULT_WAIT only: tests watch a verify run */
+    }
     if (e->tier >= s->ntiers) {
         problem(v, "version %llu: '%s': names tier %u, the store has %zu", (unsigned long long)version,
                 path, e->tier, s->ntiers);
@@ -168,8 +204,15 @@ static void check_tree(struct vctx *v, uint64_t version, uint64_t tid, char *pat
 int store_verify(struct store *s, void (*report)(void *arg, const char *line), void *arg,
                  struct store_verify_report *rep, struct smfs_err *err)
 {
+    return store_verify_with_progress(s, report, NULL, arg, rep, err);
+}
+
+int store_verify_with_progress(struct store *s, void (*report)(void *arg, const char *line),
+                               void (*progress)(void *arg, const struct store_verify_progress *p),
+                               void *arg, struct store_verify_report *rep, struct smfs_err *err)
+{
     struct store_verify_report r = { 0 };
-    struct vctx v = { .s = s, .report = report, .arg = arg, .rep = &r, .err = err };
+    struct vctx v = { .s = s, .report = report, .arg = arg, .rep = &r, .err = err, .progress = progress };
     v.buf = malloc(OBJ_CHUNK);
     char *path = malloc(PATH_MAX);
     if (!v.buf || !path) {
@@ -178,6 +221,13 @@ int store_verify(struct store *s, void (*report)(void *arg, const char *line), v
         return err_set(err, -ENOMEM, "out of memory verifying store '%s'", s->home);
     }
     pthread_mutex_lock(&s->wlock);
+    if (progress) {
+        struct u64map trees = { 0 }, objs = { 0 };
+        for (size_t i = 0; i < s->nvers; i++) count_tree(&v, s->vers[i].root, &trees, &objs, 0);
+        u64map_release(&trees);
+        u64map_release(&objs);
+        progress(arg, &v.pr);
+    }
     check_packs(&v);
     r.versions = (uint32_t)s->nvers;
     for (size_t i = 0; i < s->nvers; i++) {

@@ -13,6 +13,7 @@
  * only through the struct control_hooks installed here. */
 #define FUSE_USE_VERSION 314
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <curl/curl.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control/control.h"
@@ -130,30 +132,37 @@ static void on_unpinned(void *arg, uint64_t version)
     control_unpinned(arg);
 }
 
+/* libfuse writes one message in pieces ("unknown option(s): `", "-o ", "x'", "\n"):
+ * each thread collects its pieces and logs one line at the newline. */
 static void fuse_to_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
+    static __thread char pend[1024];
     enum log_level l = level <= FUSE_LOG_ERR ? LOG_ERR_ : level <= FUSE_LOG_WARNING ? LOG_WARN_
                      : level <= FUSE_LOG_INFO ? LOG_INFO_ : LOG_DEBUG_;
-    log_vmsg(l, fmt, ap);
+    size_t n = strlen(pend);
+    vsnprintf(pend + n, sizeof pend - n, fmt, ap);
+    n = strlen(pend);
+    if (n && pend[n - 1] != '\n' && n < sizeof pend - 1) return;
+    log_msg(l, "%s", pend);
+    pend[0] = '\0';
 }
 
 /* ---- start-up ---------------------------------------------------------------------- */
 
+/* The assembly, with every problem in it logged as smctl config check prints it
+ * (FILE:LINE:COL: key: message), errors and warnings alike. */
 static struct cfg *load_cfg(const char *path)
 {
     struct cfg *c = NULL;
     struct smfs_err e = {0};
-    if (cfg_open(path, &c, &e)) {
-        log_err("%s", e.msg);
-        return NULL;
-    }
-    for (size_t i = 0; i < c->ndiags; i++) {
+    int rc = cfg_open(path, &c, &e);
+    for (size_t i = 0; c && i < c->ndiags; i++) {
         char line[1024];
         cfg_diag_str(c, &c->diags[i], line, sizeof line);
-        log_msg(i < c->nerrors ? LOG_ERR_ : LOG_WARN_, "%s", line);
+        log_msg(c->diags[i].sev == CFG_WARNING ? LOG_WARN_ : LOG_ERR_, "%s", line);
     }
-    if (c->nerrors) {
-        log_err("%s: %zu error(s) in the assembly; nothing was started", c->file, c->nerrors);
+    if (rc || (c && c->nerrors)) {
+        log_err("%s; nothing was started (smctl config check FILE shows the same)", e.msg[0] ? e.msg : "bad assembly");
         cfg_free(c);
         return NULL;
     }
@@ -312,7 +321,8 @@ static int start_control(struct daemon *d)
                   .vacuumed = d->vanilla_dir ? hook_vacuumed : NULL, .current = hook_current,
                   .stats = hook_stats, .stop = hook_stop},
         .q_port = o->q_port, .q_host = o->q_host, .q_unix = d->qsock[0] ? d->qsock : NULL,
-        .q_users = o->users, .http_port = o->http_port, .http_host = o->http_host,
+        .q_users = o->users, .q_unix_mode = o->q_socket_mode, .q_unix_chgrp = o->socket_chgrp,
+        .q_unix_gid = o->socket_gid, .http_port = o->http_port, .http_host = o->http_host,
         .auto_vacuum = !o->no_auto_vacuum, .keep_versions = o->keep_versions,
     };
     /* libcurl's global set-up is not thread-safe: here, before the control thread. */
@@ -351,10 +361,88 @@ static int wait_for_stop(struct daemon *d)
     return 0;
 }
 
+/* ---- daemon mode ------------------------------------------------------------------ */
+
+/* Without -f, smfs forks before it opens anything, and the parent stays until the
+ * child has its verdict: it copies the child's start-up messages (the child's stderr
+ * is a pipe to it) to its own stderr, and exits 0 once the child serves -- mounted or
+ * the symlink tree written, every listener open -- or with the child's exit status
+ * when it could not. So mount(8), fstab and scripts see the real outcome, with the
+ * reason, instead of a 0 from a parent that left before the ports were tried.
+ * The verdict comes on a second pipe (one byte, 'R'), not from the end of the first:
+ * a child that dies closes its pipes before it can be reaped, so the end of the
+ * message pipe alone cannot tell "ready" from "died". */
+static int detach_begin(int *ready_fd)
+{
+    int msg[2], rdy[2];
+    if (pipe2(msg, O_CLOEXEC) < 0 || pipe2(rdy, O_CLOEXEC) < 0) {
+        fprintf(stderr, "smfs: pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "smfs: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        close(msg[0]);
+        close(rdy[0]);
+        setsid();
+        dup2(msg[1], STDERR_FILENO);
+        close(msg[1]);
+        *ready_fd = rdy[1];
+        log_tee_stderr(true);
+        return 0;
+    }
+    close(msg[1]);
+    close(rdy[1]);
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(msg[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+        (void)w;
+    }
+    char c = 0;
+    ssize_t n;
+    while ((n = read(rdy[0], &c, 1)) < 0 && errno == EINTR) {}
+    if (n == 1 && c == 'R') _exit(0);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(st) && WEXITSTATUS(st)) _exit(WEXITSTATUS(st));
+    if (WIFSIGNALED(st)) fprintf(stderr, "smfs: the daemon died of signal %d while starting\n", WTERMSIG(st));
+    _exit(1);
+}
+
+/* The child serves: tell the parent, then let go of the terminal. */
+static void detach_ready(const struct smfs_opts *o, int ready_fd)
+{
+    if (!o->log_file) log_to_syslog(true);
+    log_tee_stderr(false);
+    ssize_t w = write(ready_fd, "R", 1);
+    (void)w;
+    close(ready_fd);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);   /* the parent sees the end of its message pipe */
+        close(null);
+    }
+    if (chdir("/") < 0) log_warn("chdir /: %s", strerror(errno));
+}
+
 static int serve(struct daemon *d)
 {
     struct smfs_err e = {0};
     const struct smfs_opts *o = d->o;
+    int ready_fd = -1;
+    /* Detach first, before any file, socket or thread exists: fork keeps only the
+     * calling thread, and the child is the one that opens the store (its pid is the
+     * one the store's lock names). */
+    if (!o->foreground && detach_begin(&ready_fd)) return 1;
     /* SIGHUP waits in every thread for the control loop's signalfd (it reopens the
      * log); blocked here, before any thread exists, so none can take it. */
     sigset_t hup;
@@ -362,15 +450,9 @@ static int serve(struct daemon *d)
     sigaddset(&hup, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &hup, NULL);
     if (open_store(d) || resolve_paths(d) || start_readers(d)) return 1;
-    /* Detach before any thread starts (fork keeps only the caller). */
-    if (!o->foreground) {
-        if (!o->log_file) log_to_syslog(true);
-        if (d->vanilla_dir ? daemon(0, 0) : fuse_daemonize(0)) {
-            log_err("could not detach from the terminal: %s", strerror(errno));
-            return 1;
-        }
-        if (store_lock_pid(d->store, &e)) log_warn("%s", e.msg);
-    }
+    if (!view_current(d->view))
+        log_warn("the store at %s is empty: nothing is served until a database is imported "
+                 "(smctl import) or partitions are ingested (smctl ingest)", store_home(d->store));
     if (d->vanilla_dir) {
         /* Block the stop signals before threads start, so the signalfd gets them. */
         sigset_t set;
@@ -380,6 +462,7 @@ static int serve(struct daemon *d)
         pthread_sigmask(SIG_BLOCK, &set, NULL);
     }
     if (start_control(d)) return 1;
+    if (ready_fd >= 0) detach_ready(o, ready_fd);
     int rc = d->vanilla_dir ? wait_for_stop(d) : mount_run(d->mount, &e);
     if (rc) {
         log_err("%s", e.msg);

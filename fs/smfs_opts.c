@@ -3,6 +3,9 @@
 #include "smfs_opts.h"
 
 #include <fuse_lowlevel.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 struct cli {
     char *config, *admin, *log_level, *readahead;
     char *port, *q_socket, *users, *http, *keep, *log_file;
+    char *socket_group, *q_socket_mode;
     int   vanilla, no_passthrough, syslog, no_auto_vacuum;
     char *pos[2];
     int   npos;
@@ -56,6 +60,10 @@ static const struct fuse_opt cli_spec[] = {
     OPT("no_auto_vacuum", no_auto_vacuum, 1),
     OPT("--log-file %s", log_file, 0),
     OPT("log_file=%s", log_file, 0),
+    OPT("--socket-group %s", socket_group, 0),
+    OPT("socket_group=%s", socket_group, 0),
+    OPT("--q-socket-mode %s", q_socket_mode, 0),
+    OPT("q_socket_mode=%s", q_socket_mode, 0),
     FUSE_OPT_END,
 };
 
@@ -91,6 +99,8 @@ static void cli_release(struct cli *c)
     free(c->http);
     free(c->keep);
     free(c->log_file);
+    free(c->socket_group);
+    free(c->q_socket_mode);
     free(c->pos[0]);
     free(c->pos[1]);
 }
@@ -144,41 +154,106 @@ static int absolute(const char *path, const char *what, char **out)
     return *out ? 0 : bad("out of memory");
 }
 
+/* Every smfs option, with the -o form /etc/fstab and mount(8) can carry. */
 static void usage(void)
 {
     printf("usage: smfs [options] MOUNTPOINT\n"
+           "       smfs ASSEMBLY MOUNTPOINT -o OPT[,OPT...]     (fstab, mount -t fuse.smfs)\n"
            "\n"
            "Mount the current version of the assembly's store as a kdb+ segmented database\n"
-           "(par.txt, sym, date partitions) that a stock q can \\l.\n"
+           "(par.txt, sym, date partitions) that a stock q can \\l. Without -f, smfs returns once\n"
+           "it serves (mounted and listening), or exits non-zero saying why it could not.\n"
            "\n"
-           "smfs options:\n"
-           "    -c FILE, --config=FILE, -o config=FILE\n"
+           "smfs options (long form; -o form):\n"
+           "    -c FILE, --config=FILE; -o config=FILE\n"
            "                           the assembly (default: $KXI_ASSEMBLY_FILE, ./assembly.yaml,\n"
            "                           then the embedded default)\n"
-           "    --vanilla, -o vanilla  write the tree as directories and symlinks at MOUNTPOINT\n"
+           "    --vanilla; -o vanilla  write the tree as directories and symlinks at MOUNTPOINT\n"
            "                           instead of mounting (also used when FUSE is unavailable)\n"
-           "    --no-passthrough       serve files through the daemon, never kernel passthrough\n"
-           "    --admin=PATH           admin socket (default $SMFS_ADMIN, or smfs.sock in the store)\n"
-           "    --log-level=LEVEL      error, warn, info (default) or debug\n"
+           "    --no-passthrough; -o no_passthrough\n"
+           "                           serve files through the daemon, never kernel passthrough\n"
+           "    --admin=PATH; -o admin=PATH\n"
+           "                           admin socket (default $SMFS_ADMIN, or smfs.sock in the store)\n"
+           "    --log-level=LEVEL; -o log_level=LEVEL\n"
+           "                           error, warn, info (default) or debug\n"
+           "    --log-file=PATH; -o log_file=PATH\n"
+           "                           append the log to PATH; SIGHUP reopens it (logrotate)\n"
            "    --syslog               log to syslog even in the foreground\n"
-           "    --readahead-kb=N       FUSE readahead (default: the store disk's, at least 1024)\n"
-           "    --log-file=PATH        append the log to PATH; SIGHUP reopens it (logrotate)\n"
+           "    --readahead-kb=N; -o readahead_kb=N\n"
+           "                           FUSE readahead (default: the store disk's, at least 1024)\n"
            "\n"
            "Storage Manager API (reload signals for query processes):\n"
-           "    -p, --port=[HOST:]PORT q IPC port for .sm.api.register/getStatus/reloadComplete\n"
+           "    -p, --port=[HOST:]PORT; -o port=[HOST:]PORT\n"
+           "                           q IPC port for .sm.api.register/getStatus/reloadComplete\n"
            "                           (default $KXI_PORT; every interface unless HOST is given)\n"
-           "    --q-socket=PATH        q IPC on a Unix socket too (default: smfs.q.sock in the\n"
+           "    --q-socket=PATH; -o q_socket=PATH\n"
+           "                           q IPC on a Unix socket too (default: smfs.q.sock in the\n"
            "                           store; 'none' for no socket; @NAME: Linux's abstract\n"
            "                           namespace, e.g. @/tmp/kx.5010 for q's hopen`:unix://5010)\n"
-           "    --users=FILE           q IPC logins, kdb+ -u style (user:password lines)\n"
-           "    --http=[HOST:]PORT     REST: POST /register, GET /status /healthz /readyz /metrics\n"
+           "    --q-socket-mode=MODE; -o q_socket_mode=MODE\n"
+           "                           the q socket file's mode, octal (default 0660: owner and\n"
+           "                           group may connect; 0666: every local user, then use --users)\n"
+           "    --socket-group=GROUP; -o socket_group=GROUP\n"
+           "                           the q socket file's group (name or number; default: smfs's)\n"
+           "    --users=FILE; -o users=FILE\n"
+           "                           q IPC logins, kdb+ -u style (user:password lines)\n"
+           "    --http=[HOST:]PORT; -o http=[HOST:]PORT\n"
+           "                           REST: POST /register, GET /status /healthz /readyz /metrics\n"
            "                           (loopback unless HOST is given)\n"
-           "    --keep-versions=N      versions kept besides those in use (default 1)\n"
-           "    --no-auto-vacuum       reclaim old versions only on 'smctl vacuum'\n"
+           "    --keep-versions=N; -o keep_versions=N\n"
+           "                           versions kept besides those in use (default 1)\n"
+           "    --no-auto-vacuum; -o no_auto_vacuum\n"
+           "                           reclaim old versions only on 'smctl vacuum'\n"
            "    -V, --version          print the version\n"
+           "\n"
+           "Access: the mount is readable by smfs's user only unless -o allow_other (for root,\n"
+           "or with user_allow_other in /etc/fuse.conf); files are 0444, directories 0555.\n"
            "\n");
     fuse_cmdline_help();
     fuse_lowlevel_help();
+}
+
+/* libfuse's messages arrive in pieces ("unknown option(s): `", "-o ", "x'", "\n"):
+ * collected into one line while the options are checked. */
+static char g_fuse_msg[512];
+
+static void capture_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+    (void)level;
+    size_t l = strlen(g_fuse_msg);
+    vsnprintf(g_fuse_msg + l, sizeof g_fuse_msg - l, fmt, ap);
+}
+
+/* The -o options left for libfuse, checked now, before anything is opened: a session
+ * is created and destroyed on them (it mounts nothing), and what libfuse says about a
+ * bad one becomes one line. 0 or exit status 2. */
+static int check_fuse_args(const struct fuse_args *args)
+{
+    struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+    struct fuse_lowlevel_ops none = {0};
+    for (int i = 0; i < args->argc; i++)
+        if (fuse_opt_add_arg(&copy, args->argv[i])) {
+            fuse_opt_free_args(&copy);
+            return bad("out of memory");
+        }
+    g_fuse_msg[0] = '\0';
+    fuse_set_log_func(capture_fuse);
+    struct fuse_session *se = fuse_session_new(&copy, &none, sizeof none, NULL);
+    fuse_set_log_func(NULL);
+    fuse_opt_free_args(&copy);
+    if (se) {
+        fuse_session_destroy(se);
+        return 0;
+    }
+    char *m = g_fuse_msg;
+    if (!strncmp(m, "fuse: ", 6)) m += 6;
+    for (char *p = m; *p; p++)
+        if (*p == '\n') *p = ' ';
+    size_t n = strlen(m);
+    while (n && m[n - 1] == ' ') m[--n] = '\0';
+    char line[700];
+    snprintf(line, sizeof line, "%s (smfs --help lists the options)", *m ? m : "bad FUSE options");
+    return bad(line);
 }
 
 /* The raw strings of C into O; 0 or exit status 2 (message printed). */
@@ -226,6 +301,35 @@ static int check(struct cli *c, const struct fuse_cmdline_opts *fo, struct smfs_
     if (c->users && (rc = absolute(c->users, "--users", &o->users))) return rc;
     if (c->q_socket && !strcmp(c->q_socket, "none")) o->q_socket_none = true;
     else if (c->q_socket && (rc = absolute(c->q_socket, "--q-socket", &o->q_socket))) return rc;
+    if (c->q_socket_mode) {
+        char *end;
+        unsigned long m = strtoul(c->q_socket_mode, &end, 8);
+        if (!*c->q_socket_mode || *end || m > 0777) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "--q-socket-mode: '%.64s' is not an octal file mode such as 0660",
+                     c->q_socket_mode);
+            return bad(msg);
+        }
+        o->q_socket_mode = (unsigned)m;
+    }
+    if (c->socket_group) {
+        struct group *g = getgrnam(c->socket_group);
+        uint64_t gid;
+        struct smfs_err ge = {0};
+        if (g) o->socket_gid = (unsigned)g->gr_gid;
+        else if (!num_parse_u64(c->socket_group, 0, UINT32_MAX - 1, "--socket-group", &gid, &ge))
+            o->socket_gid = (unsigned)gid;
+        else {
+            char msg[200];
+            snprintf(msg, sizeof msg, "--socket-group: no group '%.64s' on this host", c->socket_group);
+            return bad(msg);
+        }
+        o->socket_chgrp = true;
+    }
+    if ((c->q_socket_mode || c->socket_group) && o->q_socket && o->q_socket[0] == '@')
+        return bad("--q-socket-mode and --socket-group need a socket file, not an abstract @name "
+                   "(anyone in the network namespace may connect to those)");
+    if (o->q_socket && o->q_socket[0] == '@') o->q_socket_mode = 0;
     o->vanilla = c->vanilla;
     o->no_passthrough = c->no_passthrough;
     o->syslog = c->syslog;
@@ -238,7 +342,8 @@ static int check(struct cli *c, const struct fuse_cmdline_opts *fo, struct smfs_
 
 int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
 {
-    *o = (struct smfs_opts){.q_port = -1, .http_port = -1, .keep_versions = 1, .level = LOG_INFO_};
+    *o = (struct smfs_opts){.q_port = -1, .http_port = -1, .keep_versions = 1, .level = LOG_INFO_,
+                            .q_socket_mode = 0660};
     struct cli c = {0};
     struct fuse_cmdline_opts fo = {0};
     int rc = 0;
@@ -259,6 +364,8 @@ int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
     unprefix(c.http);
     unprefix(c.keep);
     unprefix(c.log_file);
+    unprefix(c.socket_group);
+    unprefix(c.q_socket_mode);
     if (fo.show_help) {
         usage();
         o->action = SMFS_DONE;
@@ -270,6 +377,7 @@ int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
         goto out;
     }
     rc = check(&c, &fo, o);
+    if (!rc) rc = check_fuse_args(o->args);
 out:
     free(fo.mountpoint);
     cli_release(&c);

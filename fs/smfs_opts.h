@@ -17,7 +17,7 @@
 
 #include "core/log.h"
 
-#define SMFS_VERSION "0.1.0"
+#include "core/version.h"
 
 enum smfs_action { SMFS_RUN, SMFS_DONE };   /* DONE: --help or --version printed */
 
@@ -32,6 +32,9 @@ struct smfs_opts {
     char    *users;             /* absolute, or NULL */
     char    *q_socket;          /* absolute or @abstract; NULL: the store's default */
     bool     q_socket_none;     /* --q-socket none */
+    unsigned q_socket_mode;     /* its file's mode (default 0660; 0 for an @abstract name) */
+    bool     socket_chgrp;      /* --socket-group given: */
+    unsigned socket_gid;        /*   the q socket file's group */
     char    *q_host, *http_host;/* NULL: the listener's default */
     int      q_port, http_port; /* -1: not listening */
     unsigned keep_versions;     /* >= 1 */

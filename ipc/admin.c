@@ -2,6 +2,7 @@
 #include "ipc/admin.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -191,7 +192,7 @@ int admin_new(struct ev_loop *loop, const char *path, admin_fn *fn, void *arg,
     a->fn = fn;
     a->arg = arg;
     a->fd = -1;
-    int rc = sock_listen_unix(path, "admin socket", 0600, &a->fd, err);
+    int rc = sock_listen_unix(path, "admin socket", 0600, (gid_t)-1, &a->fd, err);
     if (!rc && !(a->path = strdup(path))) rc = err_set(err, -ENOMEM, "out of memory");
     if (!rc) rc = ev_add(loop, a->fd, EV_READ, on_accept, a, err);
     if (rc) {
@@ -217,6 +218,12 @@ void admin_free(struct admin *a)
 
 int admin_call(const char *path, json_t *request, json_t **reply, struct smfs_err *err)
 {
+    return admin_call_tick(path, request, reply, 0, NULL, NULL, err);
+}
+
+int admin_call_tick(const char *path, json_t *request, json_t **reply, int tick_ms,
+                    void (*tick)(void *arg), void *arg, struct smfs_err *err)
+{
     int fd, rc = sock_connect_unix(path, "admin socket", &fd, err);
     if (rc) return rc;
     char *s = json_dumps(request, JSON_COMPACT);
@@ -239,6 +246,15 @@ int admin_call(const char *path, json_t *request, json_t **reply, struct smfs_er
     free(s);
     if (!rc && send(fd, "\n", 1, MSG_NOSIGNAL) != 1) rc = err_sys(err, "send", path);
     while (!rc) {
+        if (tick) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int pr = poll(&pfd, 1, tick_ms);
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr == 0) {
+                tick(arg);
+                continue;
+            }
+        }
         if (buf_reserve(&in, 65536)) {
             rc = err_set(err, -E2BIG, "admin socket '%s': reply too long", path);
             break;

@@ -50,5 +50,10 @@ int admin_default_path(const struct cfg *c, char *buf, size_t n, struct smfs_err
  * decrefs). -ECONNREFUSED or -ENOENT when no server listens there. */
 int admin_call(const char *path, json_t *request, json_t **reply, struct smfs_err *err)
         __attribute__((warn_unused_result));
+/* admin_call that calls TICK(ARG) every TICK_MS while the reply is outstanding (a
+ * client showing a long job's progress; TICK may make admin_calls of its own). */
+int admin_call_tick(const char *path, json_t *request, json_t **reply, int tick_ms,
+                    void (*tick)(void *arg), void *arg, struct smfs_err *err)
+        __attribute__((warn_unused_result));
 
 #endif

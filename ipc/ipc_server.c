@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/qcall.h"
 #include "ipc/ipc_auth.h"
 #include "ipc/sock.h"
 
@@ -251,9 +252,21 @@ static struct k *split_call(struct k *x, char **name, struct k **bad)
         }
         return args;
     }
-    if (x->t == KT_CHAR)
-        *bad = k_error("smfs has no q interpreter: call a function by name, e.g. (`.sm.api.getStatus;::)");
-    else if (x->t == -KT_SYM)
+    if (x->t == KT_CHAR) {
+        /* h".sm.api.getStatus[]": a q user's first habit. Parsed as a call with literal
+         * arguments (core/qcall), never evaluated; anything else is refused saying so. */
+        struct smfs_err e = {0};
+        struct k *args = NULL;
+        int rc = qcall_parse((const char *)x->u.v, (size_t)x->n, name, &args, &e);
+        if (rc == 0) return args;
+        if (rc != -ENOMEM) {
+            char m[ERR_MSG_MAX + 200];
+            snprintf(m, sizeof m, "smfs has no q interpreter: send a call of a named function with literal "
+                     "arguments, e.g. \".sm.api.getStatus[]\" or (`.sm.api.getStatus;::); %s", e.msg);
+            *bad = k_error(m);
+        }
+        return NULL;
+    } else if (x->t == -KT_SYM)
         *bad = k_error("a name alone asks for its value; smfs only calls functions: (`name;args)");
     else
         *bad = k_error("type");
@@ -601,7 +614,9 @@ out:
 
 static int listen_unix(struct ipc_server *s, const char *path, struct smfs_err *err)
 {
-    int fd, rc = sock_listen_unix(path, "q IPC socket", 0, &fd, err);
+    gid_t gid = (gid_t)-1;
+    if (s->o.unix_chgrp) gid = s->o.unix_gid;
+    int fd, rc = sock_listen_unix(path, "q IPC socket", s->o.unix_mode, gid, &fd, err);
     if (rc) return rc;
     s->unix_fd = fd;
     s->unix_path = strdup(path);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/err.h"
 #include "core/k.h"
@@ -33,6 +34,9 @@ struct ipc_server_opts {
     const char *host;          /* TCP address to bind; NULL: 127.0.0.1 */
     int         port;          /* -1: no TCP; 0: any free port (see ipc_server_port) */
     const char *unix_path;     /* NULL: no Unix socket */
+    mode_t      unix_mode;     /* its file's mode (0: the umask's; never with '@') */
+    bool        unix_chgrp;    /* give its file the group unix_gid (else: the creator's) */
+    gid_t       unix_gid;
     const char *user_file;     /* NULL: anyone may log in */
     size_t      max_msg;       /* 0: IPC_MAX_MSG_DFLT; also bounds decompressed size */
     int         max_conns;     /* 0: 256 */

@@ -27,14 +27,14 @@ int sock_addr_unix(const char *path, const char *what, struct sockaddr_un *a, so
     return 0;
 }
 
-int sock_listen_unix(const char *path, const char *what, mode_t mode, int *out,
+int sock_listen_unix(const char *path, const char *what, mode_t mode, gid_t gid, int *out,
                      struct smfs_err *err)
 {
     struct sockaddr_un a;
     socklen_t alen;
     int rc = sock_addr_unix(path, what, &a, &alen, err);
     if (rc) return rc;
-    if (mode && sock_abstract(path))
+    if ((mode || gid != (gid_t)-1) && sock_abstract(path))
         return err_set(err, -EINVAL, "%s '%s': must be a file with mode %03o, not an abstract name anyone "
                        "may connect to", what, path, (unsigned)mode);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -67,6 +67,15 @@ int sock_listen_unix(const char *path, const char *what, mode_t mode, int *out,
     if (b < 0 || listen(fd, 128) < 0) {
         rc = err_sys(err, "bind", path);
         close(fd);
+        return rc;
+    }
+    /* The group after bind: until then the socket is its creator's group, which only
+     * ever narrows who may connect in the gap. */
+    if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
+        rc = err_sys(err, "chown", path);
+        err_wrap(err, "%s: cannot give it group %u", what, (unsigned)gid);
+        close(fd);
+        unlink(path);
         return rc;
     }
     *out = fd;

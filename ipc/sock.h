@@ -26,9 +26,11 @@ static inline int sock_abstract(const char *path)
 
 /* A non-blocking listening socket at PATH. A socket file left by a dead server is
  * replaced; one that answers is -EADDRINUSE. MODE (0: the umask's) applies to the
- * socket file from the moment it exists; with a MODE an abstract PATH is -EINVAL
- * (it has no permissions to restrict). */
-int sock_listen_unix(const char *path, const char *what, mode_t mode, int *fd,
+ * socket file from the moment it exists; GID ((gid_t)-1: the creator's) is its group,
+ * set right after bind (connecting needs write permission, so a group with write
+ * lets that group's users in). With a MODE or a GID an abstract PATH is -EINVAL (it
+ * has no permissions to restrict). */
+int sock_listen_unix(const char *path, const char *what, mode_t mode, gid_t gid, int *fd,
                      struct smfs_err *err) __attribute__((warn_unused_result));
 
 /* A blocking connected socket to PATH. */

@@ -20,6 +20,11 @@ if "$top/build/rel/tests/store_fixture" "$corpus/st" "$corpus/hdb" >/dev/null 2>
 fi
 rm -rf "$corpus/hdb" "$corpus/st"
 for f in "$top"/mnt-examples/*.yaml; do cp "$f" "$corpus/y$(basename "$f")"; done
+# Calls as a q user types them (fuzz_qcall).
+printf '%s' '.sm.api.getStatus[]' >"$corpus/q1"
+printf '%s' '.sm.api.register[`hdb;0D00:05:00;`onReload]' >"$corpus/q2"
+printf '%s' '.sm.api.reloadComplete 2024.01.02D10:00:00.123456789' >"$corpus/q3"
+printf '%s' 'f[1b;42i;-3j;1.5;"s";2024.01.02;00:10:30.250;0Nn]' >"$corpus/q4"
 for f in "$@"; do
     name=$(basename "$f")
     if ! "$f" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 "$corpus" >"$corpus.$name.log" 2>&1; then

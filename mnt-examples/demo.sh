@@ -27,7 +27,10 @@ echo "== importing it into the store, in place, validated against the assembly"
 "$smctl" import -c "$dir/assembly.yaml"
 echo
 echo "== mounting it: smfs -c $dir/assembly.yaml --port 127.0.0.1:0 --http 0 $mnt"
-"$smfs" -c "$dir/assembly.yaml" --admin "$adm" --port 127.0.0.1:0 --http 0 "$mnt"
+# allow_other: q processes of other users may read the mount (root may always set it).
+ao=""
+[ "$(id -u)" = 0 ] && ao="-o allow_other"
+"$smfs" -c "$dir/assembly.yaml" --admin "$adm" --port 127.0.0.1:0 --http 0 $ao "$mnt"
 i=0
 until "$smctl" status --admin "$adm" >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -lt 100 ] || { echo "smfs did not start (see syslog)"; exit 1; }

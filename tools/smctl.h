@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SMFS_VERSION "0.1.0"
+#include "core/version.h"
 
 int smctl_inspect(int argc, char **argv);
 int smctl_gen_hdb(int argc, char **argv);
@@ -43,5 +43,9 @@ int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n
  * silently, when no daemon answers and ABSENT_OK (the caller works offline instead). */
 #include <jansson.h>
 int smctl_admin_call(const char *path, json_t *req, json_t **reply, bool absent_ok);
+/* The same, showing the daemon's progress on stderr while it works on an ingest or a
+ * verify (tools/smctl_progress.h; JSON lines when JSON). With JSON the reply's "diag"
+ * lines are left to the caller, not printed. */
+int smctl_admin_call_progress(const char *path, json_t *req, json_t **reply, bool absent_ok, bool json);
 
 #endif

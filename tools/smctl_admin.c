@@ -1,6 +1,7 @@
 /* tools/smctl_admin.c: smctl status | clients | versions | vacuum | verify | stop, spoken to a running
  * smfs over its admin socket (ipc/admin.h), and the daemon side of smctl ingest. */
 #include "tools/smctl.h"
+#include "tools/smctl_progress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,12 +30,59 @@ int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n
     return rc;
 }
 
+/* An integer field as printf's %lld takes it: no shared string buffers, so one printf
+ * can show any number of them (each i64() call used to reuse one of three buffers). */
+static long long I(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static const char *S(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+struct watch {
+    const char     *path;
+    struct progress pr;
+};
+
+/* While a long request is outstanding: ask the daemon's status (another connection)
+ * where its job is, and show it. */
+static void watch_tick(void *arg)
+{
+    struct watch *w = arg;
+    json_t *req = json_pack("{s:s}", "cmd", "status"), *r = NULL;
+    struct smfs_err e;
+    if (req && admin_call(w->path, req, &r, &e) == 0) {
+        json_t *j = json_object_get(r, "job");
+        if (j)
+            progress_show(&w->pr, S(j, "phase"), S(j, "current"), (uint64_t)I(j, "done"), (uint64_t)I(j, "total"),
+                          !strcmp(S(j, "cmd"), "verify") ? "objects" : "partitions", (uint64_t)I(j, "bytes_done"),
+                          (uint64_t)I(j, "bytes_total"));
+    }
+    json_decref(r);
+    json_decref(req);
+}
+
 int smctl_admin_call(const char *path, json_t *req, json_t **reply, bool absent_ok)
+{
+    return smctl_admin_call_progress(path, req, reply, absent_ok, false);
+}
+
+int smctl_admin_call_progress(const char *path, json_t *req, json_t **reply, bool absent_ok, bool json)
 {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     struct smfs_err e;
     *reply = NULL;
-    int rc = admin_call(path, req, reply, &e);
+    struct watch w = {.path = path};
+    bool show = !strcmp(cmd, "ingest") || !strcmp(cmd, "verify");
+    if (show) progress_init(&w.pr, cmd, json);
+    /* Ask for the job's progress as often as it would be printed (at most every second). */
+    int tick_ms = show && w.pr.interval_ns < 1000000000 ? (int)(w.pr.interval_ns / 1000000) : 1000;
+    int rc = admin_call_tick(path, req, reply, tick_ms < 50 ? 50 : tick_ms, show ? watch_tick : NULL, &w, &e);
+    if (show) progress_end(&w.pr);
     if (rc == -ENOENT || rc == -ECONNREFUSED) {
         if (absent_ok) return -1;
         smctl_errf("%s: no smfs is running for this store (nothing answers on %s)", cmd, path);
@@ -46,7 +94,7 @@ int smctl_admin_call(const char *path, json_t *req, json_t **reply, bool absent_
     }
     json_t *d = json_object_get(*reply, "diag"), *l;
     size_t i;
-    json_array_foreach(d, i, l) printf("%s\n", json_string_value(l));
+    if (!json) json_array_foreach(d, i, l) printf("%s\n", json_string_value(l));   /* --json: the caller's */
     if (!json_is_true(json_object_get(*reply, "ok"))) {
         smctl_errf("%s: %s", cmd, json_string_value(json_object_get(*reply, "error")));
         json_decref(*reply);
@@ -63,48 +111,37 @@ static void usage(FILE *f, const char *cmd)
                "or smfs.sock in the store).\n", cmd, !strcmp(cmd, "vacuum") ? " [--keep N]" : "");
 }
 
-static const char *i64(json_t *o, const char *k, char *b)
-{
-    snprintf(b, 32, "%lld", (long long)json_integer_value(json_object_get(o, k)));
-    return b;
-}
-
 static void print_status(json_t *r)
 {
-    char a[32], b[32], c[32];
-    printf("smfs pid %s, %s mount at %s, up %s s\n", i64(r, "pid", a),
-           json_string_value(json_object_get(r, "mode")), json_string_value(json_object_get(r, "mountpoint")),
-           i64(r, "uptime_s", b));
-    printf("store %s, current version %s\n", json_string_value(json_object_get(r, "store")), i64(r, "current", c));
+    printf("smfs pid %lld, %s mount at %s, up %lld s\n", I(r, "pid"), S(r, "mode"), S(r, "mountpoint"),
+           I(r, "uptime_s"));
+    printf("store %s, current version %lld\n", S(r, "store"), I(r, "current"));
     json_t *v = json_object_get(r, "view");
-    printf("view: %s inodes, %s versions in memory, %s pinned\n", i64(v, "inodes", a), i64(v, "versions", b),
-           i64(v, "versions_pinned", c));
+    printf("view: %lld inodes, %lld versions in memory, %lld pinned\n", I(v, "inodes"), I(v, "versions"),
+           I(v, "versions_pinned"));
     json_t *api = json_object_get(r, "api"), *rl = json_object_get(r, "reload");
     if (api) {
-        json_int_t qp = json_integer_value(json_object_get(api, "q_port"));
-        json_int_t hp = json_integer_value(json_object_get(api, "http_port"));
+        long long qp = I(api, "q_port"), hp = I(api, "http_port");
         const char *qu = json_string_value(json_object_get(api, "q_unix"));
-        printf("api: q IPC %s%s%s%s, REST %s; reloadTimeout %.3f s; vacuum %s (keep %s)\n",
-               qp >= 0 ? "port " : "", qp >= 0 ? i64(api, "q_port", a) : "", qp >= 0 && qu ? " and " : "",
-               qu ? qu : (qp < 0 ? "off" : ""), hp >= 0 ? i64(api, "http_port", b) : "off",
-               json_integer_value(json_object_get(api, "reload_timeout_ns")) / 1e9,
-               json_is_true(json_object_get(api, "auto_vacuum")) ? "automatic" : "manual",
-               i64(api, "keep_versions", c));
+        char qport[32] = "", hport[32] = "off";
+        if (qp >= 0) snprintf(qport, sizeof qport, "port %lld", qp);
+        if (hp >= 0) snprintf(hport, sizeof hport, "%lld", hp);
+        printf("api: q IPC %s%s%s, REST %s; reloadTimeout %.3f s; vacuum %s (keep %lld)\n", qport,
+               qp >= 0 && qu ? " and " : "", qu ? qu : (qp < 0 ? "off" : ""), hport,
+               I(api, "reload_timeout_ns") / 1e9,
+               json_is_true(json_object_get(api, "auto_vacuum")) ? "automatic" : "manual", I(api, "keep_versions"));
     }
-    if (rl) {
-        char d[32], e[32], f1[32], f2[32];
-        printf("reload: %s q IPC and %s REST registrations, %s acknowledgements pending, %s versions held; "
-               "%s signals, %s acks, %s timeouts\n", i64(rl, "clients_qipc", a), i64(rl, "clients_rest", b),
-               i64(rl, "pending_acks", c), i64(rl, "versions_held", d), i64(rl, "signals", e),
-               i64(rl, "acks", f1), i64(rl, "timeouts", f2));
-    }
+    if (rl)
+        printf("reload: %lld q IPC and %lld REST registrations, %lld acknowledgements pending, %lld versions held; "
+               "%lld signals, %lld acks, %lld timeouts\n", I(rl, "clients_qipc"), I(rl, "clients_rest"),
+               I(rl, "pending_acks"), I(rl, "versions_held"), I(rl, "signals"), I(rl, "acks"), I(rl, "timeouts"));
     json_t *f = json_object_get(r, "fuse");
     if (f) {
-        printf("fuse: passthrough %s, readahead %s KiB\n", json_is_true(json_object_get(f, "passthrough")) ? "on" : "off",
-               i64(f, "readahead_kb", a));
-        printf("      %s lookups, %s opens (%s passthrough), %s reads (%s bytes), %s writes refused\n",
-               i64(f, "lookups", a), i64(f, "opens", b), i64(f, "passthrough_opens", c), i64(f, "reads", a),
-               i64(f, "read_bytes", b), i64(f, "erofs", c));
+        printf("fuse: passthrough %s, readahead %lld KiB\n",
+               json_is_true(json_object_get(f, "passthrough")) ? "on" : "off", I(f, "readahead_kb"));
+        printf("      %lld lookups, %lld opens (%lld passthrough), %lld reads (%lld bytes), %lld writes refused\n",
+               I(f, "lookups"), I(f, "opens"), I(f, "passthrough_opens"), I(f, "reads"), I(f, "read_bytes"),
+               I(f, "erofs"));
     }
 }
 
@@ -187,7 +224,7 @@ int smctl_daemon(int argc, char **argv)
     if (smctl_admin_path(cfgpath, given, path, sizeof path)) return 1;
     json_t *req = json_pack("{s:s}", "cmd", cmd), *r = NULL;
     if (!strcmp(cmd, "vacuum")) json_object_set_new(req, "keep", json_integer((json_int_t)keep));
-    int rc = smctl_admin_call(path, req, &r, false);
+    int rc = smctl_admin_call_progress(path, req, &r, false, json);
     json_decref(req);
     if (rc) return rc;
     if (json) {
@@ -202,13 +239,11 @@ int smctl_daemon(int argc, char **argv)
     } else if (!strcmp(cmd, "clients")) {
         print_clients(r);
     } else if (!strcmp(cmd, "verify")) {
-        char a[32], b[32], d[32], e[32];
-        printf("verify: %s versions, %s objects (%s bytes) checked, %s without checksum: no problems\n",
-               i64(r, "versions", a), i64(r, "objects", b), i64(r, "bytes", d), i64(r, "unchecked", e));
+        printf("verify: %lld versions, %lld objects (%lld bytes) checked, %lld without checksum: no problems\n",
+               I(r, "versions"), I(r, "objects"), I(r, "bytes"), I(r, "unchecked"));
     } else if (!strcmp(cmd, "vacuum")) {
-        char a[32], b[32], d[32], e[32];
-        printf("vacuum: %s versions dropped, %s kept; %s objects (%s bytes) removed\n", i64(r, "versions_dropped", a),
-               i64(r, "versions_kept", b), i64(r, "objects_removed", d), i64(r, "object_bytes", e));
+        printf("vacuum: %lld versions dropped, %lld kept; %lld objects (%lld bytes) removed\n",
+               I(r, "versions_dropped"), I(r, "versions_kept"), I(r, "objects_removed"), I(r, "object_bytes"));
     } else {
         printf("smfs is stopping\n");
     }

@@ -10,6 +10,9 @@
 #include "core/gen.h"
 #include "core/k_fmt.h"
 #include "tools/smctl.h"
+#include "tools/smctl_progress.h"
+
+#include <jansson.h>
 
 static void usage(FILE *f)
 {
@@ -24,8 +27,14 @@ static void usage(FILE *f)
                "  --start DATE        first date, YYYY.MM.DD (default 2024.01.02)\n"
                "  --compress SPEC     ALG[:BLOCKLOG2[:LEVEL]], ALG one of qipc gzip snappy lz4hc zstd\n"
                "                      (default block 17, level gzip 6 / lz4hc 9 / zstd 3)\n"
-               "  --kdb4              header counts 0 as kdb+ 4.x writes them (default: true counts)\n",
+               "  --kdb4              header counts 0 as kdb+ 4.x writes them (default: true counts)\n"
+               "  --json              the summary as one JSON object; progress as JSON lines on stderr\n",
                GEN_MAX_DAYS);
+}
+
+static void gen_progress(void *arg, int done, int total, uint64_t bytes)
+{
+    progress_show(arg, "gen-hdb", NULL, (uint64_t)done, (uint64_t)total, "partitions", bytes, 0);
 }
 
 static bool parse_zip(const char *spec, struct kdb_zparams *zp)
@@ -51,8 +60,10 @@ int smctl_gen_hdb(int argc, char **argv)
         { "days", required_argument, NULL, 'd' }, { "rows", required_argument, NULL, 'r' },
         { "tables", required_argument, NULL, 't' }, { "seed", required_argument, NULL, 's' },
         { "start", required_argument, NULL, 'a' }, { "compress", required_argument, NULL, 'z' },
-        { "kdb4", no_argument, NULL, '4' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        { "kdb4", no_argument, NULL, '4' }, { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
+    bool json = false;
     int64_t days = -1, rows = -1, seed;
     int c;
     optind = 1;
@@ -83,6 +94,7 @@ int smctl_gen_hdb(int argc, char **argv)
             }
             break;
         case '4': o.enc_flags |= KDB_ENC_ZERO_COUNT; break;
+        case 'j': json = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -98,14 +110,32 @@ int smctl_gen_hdb(int argc, char **argv)
     o.rows = rows;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct gen_stats st;
+    struct gen_stats st = { 0 };
     struct smfs_err err = { 0 };
-    if (gen_hdb(&o, &st, &err) < 0) {
+    struct progress pr;
+    progress_init(&pr, "gen-hdb", json);
+    o.progress = gen_progress;
+    o.arg = &pr;
+    int rc = gen_hdb(&o, &st, &err);
+    progress_end(&pr);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (json) {
+        json_t *j = json_pack("{s:b,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:f}", "ok", rc == 0, "dir", o.dir,
+                              "partitions", st.partitions, "tables", st.tables, "rows", (json_int_t)o.rows,
+                              "symbols", (json_int_t)st.symbols, "files", (json_int_t)st.files,
+                              "bytes", (json_int_t)st.bytes, "elapsed_s", secs);
+        if (rc) json_object_set_new(j, "error", json_string(err.msg));
+        char *t = json_dumps(j, JSON_INDENT(2));
+        if (t) printf("%s\n", t);
+        free(t);
+        json_decref(j);
+        return rc ? 1 : 0;
+    }
+    if (rc < 0) {
         smctl_errf("%s", err.msg);
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("gen-hdb: %s: %d partitions x %d tables x %" PRId64 " rows, %" PRId64 " symbols, %" PRIu64
            " files, %.1f MB in %.2f s\n", o.dir, st.partitions, st.tables, o.rows, st.symbols, st.files,
            (double)st.bytes / 1e6, secs);

@@ -14,6 +14,7 @@
 #include "core/num.h"
 #include "core/store.h"
 #include "tools/smctl.h"
+#include "tools/smctl_progress.h"
 
 static void usage(FILE *f)
 {
@@ -204,12 +205,34 @@ static void print_problem(void *arg, const char *line)
     else printf("problem: %s\n", line);
 }
 
+struct verify_ctx {
+    json_t         *problems;   /* --json */
+    struct progress pr;
+};
+
+static void verify_problem(void *arg, const char *line)
+{
+    struct verify_ctx *v = arg;
+    print_problem(v->problems, line);
+    if (!v->problems) fflush(stdout);
+}
+
+static void verify_progress(void *arg, const struct store_verify_progress *p)
+{
+    struct verify_ctx *v = arg;
+    progress_show(&v->pr, "verify", NULL, p->objects_done, p->objects_total, "objects", p->bytes_done,
+                  p->bytes_total);
+}
+
 static int cmd_verify(struct store *s, bool json)
 {
-    json_t *problems = json ? json_array() : NULL;
+    struct verify_ctx v = {.problems = json ? json_array() : NULL};
+    json_t *problems = v.problems;
+    progress_init(&v.pr, "verify", json);
     struct store_verify_report r;
     struct smfs_err err;
-    int rc = store_verify(s, print_problem, problems, &r, &err);
+    int rc = store_verify_with_progress(s, verify_problem, verify_progress, &v, &r, &err);
+    progress_end(&v.pr);
     if (json)
         return print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:o}", "ok", rc == 0,
                                     "versions", (json_int_t)r.versions, "trees", (json_int_t)r.trees,

@@ -98,6 +98,11 @@ async function serve() {
   const st = await sm.call(x, ".sm.api.getStatus", null);
   assert.deepStrictEqual(st.map((r) => r.mount), ["rdb", "idb", "hdb"]);
   const hdb0 = st[2].params;
+  // A q user's habit, h".sm.api.getStatus[]": the call as text, parsed, never evaluated.
+  const stText = await sm.call(x, ".sm.api.getStatus[]");
+  assert.deepStrictEqual(stText.map((r) => r.mount), ["rdb", "idb", "hdb"]);
+  await rejectsWith(sm.call(x, "1+1"), /^smfs has no q interpreter: .*expected the name of a function/, "an expression");
+  await rejectsWith(sm.call(x, ".sm.api.register[`hdb;0D00:01;`cb]x"), /unexpected text after the call/, "junk after a call");
   assert.deepStrictEqual(Object.keys(hdb0), ["ts", "minTS", "maxTS"]);
   assert.deepStrictEqual(Object.keys(st[0].params), ["ts", "minTS", "startTS", "endTS", "pos"]);
   await sm.close(x);
@@ -225,13 +230,40 @@ async function serve() {
   // /metrics: Prometheus text, every sample line well-formed, the figures right.
   r = await req("GET", "/metrics");
   assert.match(r.type, /^text\/plain; version=0\.0\.4/);
-  const m = {};
+  const m = {}, types = {};
   for (const line of r.body.split("\n")) {
-    if (!line || line.startsWith("# HELP smfs_") || line.startsWith("# TYPE smfs_")) continue;
-    const mm = /^(smfs_[a-z_]+(?:\{[a-z_]+="[a-z_]+"\})?) (-?[0-9.]+)$/.exec(line);
+    if (!line || line.startsWith("# HELP ")) continue;
+    const t = /^# TYPE ([a-z_]+) (gauge|counter|histogram)$/.exec(line);
+    if (t) {
+      assert.ok(!types[t[1]], `${t[1]} typed twice`);
+      types[t[1]] = t[2];
+      continue;
+    }
+    const mm = /^([a-z_]+)(\{[a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*\})? (-?[0-9.]+(?:e[-+]?[0-9]+)?)$/.exec(line);
     assert.ok(mm, `bad metrics line: ${line}`);
-    m[mm[1]] = Number(mm[2]);
+    const fam = mm[1].replace(/_(bucket|sum|count)$/, "");
+    assert.ok(types[mm[1]] || types[fam] === "histogram", `${mm[1]} has no TYPE line`);
+    m[mm[1] + (mm[2] || "")] = Number(mm[3]);
   }
+  // No family is both a gauge and a _total counter; counters end in _total.
+  for (const [name, type] of Object.entries(types)) {
+    if (type === "counter") assert.ok(name.endsWith("_total"), `counter ${name} without _total`);
+    else assert.ok(!types[name + "_total"], `${name} is a ${type} and ${name}_total a counter`);
+  }
+  assert.strictEqual(m['smfs_build_info{version="0.1.0",mode="vanilla"}'], 1);
+  assert.ok(m.process_open_fds > 3 && m.process_max_fds >= m.process_open_fds);
+  assert.ok(m.process_resident_memory_bytes > 1e6 && m.process_cpu_seconds_total > 0);
+  assert.strictEqual(m.smfs_commit_duration_seconds_count, 3);
+  assert.strictEqual(m.smfs_reload_fanout_seconds_count, 3);
+  assert.strictEqual(m['smfs_commit_duration_seconds_bucket{le="+Inf"}'], 3);
+  let prev = 0;
+  for (const le of ["0.001", "0.01", "0.1", "1", "5", "30", "120", "+Inf"]) {
+    const v = m[`smfs_commit_duration_seconds_bucket{le="${le}"}`];
+    assert.ok(v >= prev, `cumulative buckets: le=${le}`);
+    prev = v;
+  }
+  assert.ok(m['smfs_tier_bytes{tier="hdb"}'] > 0 && m['smfs_tier_files{tier="hdb"}'] > 0);
+  assert.ok(m['smfs_tier_filesystem_avail_bytes{tier="hdb"}'] > 0);
   assert.strictEqual(m.smfs_commits_total, 3);
   assert.strictEqual(m.smfs_version_current, 4);
   assert.strictEqual(m['smfs_registered_clients{transport="qipc"}'], 1);
@@ -243,7 +275,7 @@ async function serve() {
   assert.strictEqual(m.smfs_rest_callbacks_total, 1);
   assert.ok(m['smfs_ipc_errors_total{kind="dropped"}'] >= 1, "the garbage connection was dropped");
   assert.ok(m['smfs_ipc_errors_total{kind="error_reply"}'] >= 9);
-  assert.ok(m.smfs_ipc_connections >= 1);
+  assert.ok(m.smfs_ipc_connections_open >= 1);
   recv.close();
   await sm.close(A);
 }

@@ -255,7 +255,14 @@ static void calls_of_every_shape(void **state)
     expect_error(c, callv("nosuch", 1, k_long(1)), "nosuch");
     expect_error(c, callv("fail", 1, k_str("boom", 4)), "boom");
     expect_error(c, callv("add", 1, k_long(1)), "rank");
-    expect_error(c, k_str("2+2", 3), "smfs has no q interpreter: call a function by name, e.g. (`.sm.api.getStatus;::)");
+    expect_error(c, k_str("2+2", 3), "smfs has no q interpreter: send a call of a named function with literal "
+                 "arguments, e.g. \".sm.api.getStatus[]\" or (`.sm.api.getStatus;::); at character 1 ('2'): "
+                 "expected the name of a function, such as .sm.api.getStatus");
+    /* A call written as text, literal arguments only (core/qcall): parsed, not evaluated. */
+    const char *txt = "add[2;40]";
+    r = must_call(c, k_str(txt, strlen(txt)));
+    assert_true(r->t == -KT_LONG && r->u.j == 42);
+    k_free(r);
     expect_error(c, k_sym("echo"), "a name alone asks for its value; smfs only calls functions: (`name;args)");
     expect_error(c, k_long(7), "type");
     struct k *fl = k_list(2);

@@ -1,0 +1,170 @@
+# t_daemon: smfs as a new administrator starts it. Daemon mode reports the real
+# outcome (a taken port is a non-zero exit naming it); every problem of an assembly is
+# printed, not just their count; no store is created inside a live HDB, and an empty
+# store is served with a loud warning; -o options are in --help and a misspelt one is
+# one line; the q Unix socket's mode and group let another user's q in (and keep
+# others out); allow_other lets another user read the mount; smctl status prints the
+# same FUSE counters as --json; long commands report progress when not on a terminal
+# and answer --json; under systemd's journal stream, lines carry "<N>" priorities.
+. tests/integration/lib.sh
+
+SMFS="$BUILD/smfs"
+M="$T/mnt"
+A="$T/adm.sock"
+pids=""
+cleanup() {
+    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+    "$SMCTL" stop --admin "$A" >/dev/null 2>&1
+    "$SMCTL" stop --admin "$T/b.sock" >/dev/null 2>&1
+    sleep 0.3
+    for m in "$M" "$T/m2"; do
+        grep -q " $m fuse" /proc/mounts && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fuse=1
+{ [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; } || fuse=0
+vanilla=""
+[ $fuse -eq 1 ] || vanilla="--vanilla"
+
+sed "s#/var/lib/smfs#$T#g" <<EOF >"$T/a.yaml"
+$("$SMCTL" config default)
+EOF
+mkdir -p "$M" "$T/m2"
+
+# --- the assembly's problems, each on its own line -----------------------------------
+printf 'tables:\n  trade:\n    columns:\n      - name: sym\n        typo: 1\n        type: foo\n' >"$T/typo.yaml"
+out=$("$SMFS" -f -c "$T/typo.yaml" "$M" 2>&1); rc=$?
+expect_eq "bad assembly exit" $rc 1
+expect_in "each problem with its position" "$out" "typo.yaml:6:15: tables.trade.columns[0].type: 'foo' is not a q type name"
+expect_in "warnings too" "$out" "typo.yaml:5:9: warning: tables.trade.columns[0].typo: unknown key (ignored)"
+expect_in "the count last" "$out" "6 errors in the assembly configuration; nothing was started"
+
+# --- -o options: listed, and a misspelt one is one line ------------------------------
+help=$("$SMFS" --help 2>&1)
+for o in config= vanilla no_passthrough admin= log_level= log_file= readahead_kb= port= q_socket= \
+         q_socket_mode= socket_group= users= http= keep_versions= no_auto_vacuum; do
+    expect_in "--help lists -o $o" "$help" "-o $o"
+done
+out=$("$SMFS" -f -o alow_other "$M" 2>&1); rc=$?
+expect_eq "misspelt -o exit" $rc 2
+expect_eq "misspelt -o: one line" "$out" "smfs: unknown option(s): \`-o alow_other' (smfs --help lists the options)"
+
+# --- no store inside a live HDB; an empty store is served, loudly --------------------
+"$SMCTL" gen-hdb "$T/hdb/data" --days 3 --rows 200 >/dev/null || fail "gen-hdb"
+out=$("$SMFS" -c "$T/a.yaml" --admin "$A" $vanilla "$M" 2>&1); rc=$?
+expect_eq "store over an HDB: exit" $rc 1
+expect_in "store over an HDB: why" "$out" "holds a kdb+ database (2024.01.0"
+expect_in "store over an HDB: what to do" "$out" "import it first with 'smctl import'"
+[ -e "$T/hdb/data/STORE" ] && fail "a store was created inside the HDB"
+expect_eq "the HDB untouched" "$(ls "$T/hdb/data" | tr '\n' ' ')" "2024.01.02 2024.01.03 2024.01.04 sym "
+sed "s#$T/hdb#$T/empty#g" "$T/a.yaml" >"$T/e.yaml"
+out=$("$SMFS" -c "$T/e.yaml" --admin "$T/b.sock" $vanilla "$T/m2" 2>&1) || fail "empty store: $out"
+expect_in "empty store warned" "$out" "is empty: nothing is served until a database is imported"
+"$SMCTL" stop --admin "$T/b.sock" >/dev/null || fail "stop the empty one"
+
+# --- daemon mode: the real outcome ---------------------------------------------------
+"$SMCTL" import -c "$T/a.yaml" >/dev/null || fail "import"
+out=$("$SMFS" -c "$T/a.yaml" --admin "$A" --port 127.0.0.1:0 --q-socket "$T/q.sock" $vanilla "$M" 2>&1)
+rc=$?
+expect_eq "daemon start exit" $rc 0
+expect_in "daemon start says it serves" "$out" "admin socket $A"
+"$SMCTL" status --admin "$A" >/dev/null || fail "the daemon is not serving after a 0 exit"
+port=$("$SMCTL" status --admin "$A" --json | jq .api.q_port)
+out=$("$SMFS" -c "$T/e.yaml" --admin "$T/b.sock" --port "127.0.0.1:$port" $vanilla "$T/m2" 2>&1); rc=$?
+expect_eq "port taken: exit" $rc 1
+expect_in "port taken: why" "$out" "127.0.0.1:$port: Address already in use"
+"$SMCTL" status --admin "$T/b.sock" >/dev/null 2>&1 && fail "a daemon kept running without its port"
+grep -q " $T/m2 fuse" /proc/mounts && fail "the failed daemon left its mount"
+
+# --- the q socket: mode 0660 by default, a group lets that group in -----------------
+expect_eq "q socket mode" "$(stat -c %a "$T/q.sock")" 660
+"$SMCTL" stop --admin "$A" >/dev/null || fail "stop"
+i=0; while "$SMCTL" status --admin "$A" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "no stop"; sleep 0.1; done
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+    # The test's own directories must be traversable by the other user.
+    chmod o+x "$T" "$(dirname "$T")"
+    ao=""
+    [ $fuse -eq 1 ] && ao="-o allow_other"
+    "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket "$T/q.sock" --socket-group nogroup $ao $vanilla "$M" \
+        >/dev/null 2>&1 || fail "start with --socket-group"
+    expect_eq "q socket group" "$(stat -c '%a %G' "$T/q.sock")" "660 nogroup"
+    as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+    conn='const s=require("net").connect(process.argv[1]);s.on("connect",()=>{console.log("connected");s.destroy()});s.on("error",e=>console.log(e.code))'
+    expect_eq "nobody (group nogroup) connects" "$(as_nobody node -e "$conn" "$T/q.sock")" connected
+    if [ $fuse -eq 1 ]; then
+        expect_eq "allow_other: another user reads the mount" "$(as_nobody cat "$M/par.txt")" 'v1$/hdb'
+    fi
+    "$SMCTL" stop --admin "$A" >/dev/null
+    i=0; while "$SMCTL" status --admin "$A" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "no stop"; sleep 0.1; done
+    "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket "$T/q.sock" $vanilla "$M" >/dev/null 2>&1 || fail "restart"
+    expect_eq "without the group: refused" "$(as_nobody node -e "$conn" "$T/q.sock")" EACCES
+    if [ $fuse -eq 1 ]; then
+        as_nobody cat "$M/par.txt" >/dev/null 2>&1 && fail "without allow_other another user read the mount"
+    fi
+    "$SMCTL" stop --admin "$A" >/dev/null
+    i=0; while "$SMCTL" status --admin "$A" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "no stop"; sleep 0.1; done
+else
+    echo "SKIP: socket group and allow_other for another user: needs root, setpriv and the user nobody"
+fi
+
+# --- smctl status: the text says what --json says ------------------------------------
+# (This daemon holds its writer at the first partition of an ingest until $T/go
+# exists, so that the progress check below sees the job under way.)
+SMFS_FAULT="ingest.partition:1:wait=$T/go" "$SMFS" -c "$T/a.yaml" --admin "$A" $vanilla "$M" >/dev/null 2>&1 ||
+    fail "start for status"
+if [ $fuse -eq 1 ]; then
+    cat "$M/par.txt" >/dev/null
+    find "$M/v1\$" -type f | head -20 | xargs cat >/dev/null
+    echo x 2>/dev/null >"$M/par.txt"
+    js=$("$SMCTL" status --admin "$A" --json)
+    want=$(echo "$js" | jq -r '.fuse | "      \(.lookups) lookups, \(.opens) opens (\(.passthrough_opens) passthrough), \(.reads) reads (\(.read_bytes) bytes), \(.erofs) writes refused"')
+    expect_eq "status text agrees with --json" "$("$SMCTL" status --admin "$A" | grep 'lookups,')" "$want"
+fi
+
+# --- progress lines when not on a terminal; --json on the long commands --------------
+"$SMCTL" gen-hdb "$T/stg" --days 2 --rows 100 --start 2024.02.01 >/dev/null
+SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" ingest -c "$T/a.yaml" --admin "$A" --json "$T/stg" >"$T/ing.json" 2>"$T/prog" &
+ip=$!
+i=0
+until grep -q '"progress"' "$T/prog"; do
+    i=$((i + 1)); [ $i -lt 600 ] || fail "no progress from an ingest through the daemon: $(cat "$T/prog")"
+    sleep 0.1
+done
+expect_in "progress names the partition" "$(cat "$T/prog")" '"current":"2024.02.01"'
+touch "$T/go"
+wait $ip || fail "ingest --json: $(cat "$T/ing.json")"
+expect_eq "ingest --json ok" "$(jq -r '.ok, .added, .live' "$T/ing.json" | tr '\n' ' ')" "true 2 true "
+expect_in "ingest --json carries the daemon's lines" "$(jq -r '.diag[]' "$T/ing.json")" "add partition 2024.02.01"
+"$SMCTL" stop --admin "$A" >/dev/null
+i=0; while "$SMCTL" status --admin "$A" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "no stop"; sleep 0.1; done
+SMFS_FAULT="verify.object:1:wait=$T/go2" "$SMFS" -c "$T/a.yaml" --admin "$A" $vanilla "$M" >/dev/null 2>&1 ||
+    fail "start for verify"
+SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" verify --admin "$A" >"$T/ver.out" 2>"$T/prog" &
+vp=$!
+i=0
+until grep -q '^verify: verify' "$T/prog"; do
+    i=$((i + 1)); [ $i -lt 600 ] || fail "no progress line from verify: $(cat "$T/prog")"
+    sleep 0.1
+done
+touch "$T/go2"
+wait $vp || fail "verify: $(cat "$T/ver.out")"
+expect_in "verify through the daemon" "$(cat "$T/ver.out")" "no problems"
+"$SMCTL" stop --admin "$A" >/dev/null
+i=0; while "$SMCTL" status --admin "$A" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "no stop"; sleep 0.1; done
+out=$(SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" store verify "$T/hdb/data" 2>"$T/prog") || fail "store verify: $out"
+grep -q 'verify: verify 100%' "$T/prog" || fail "no progress from store verify: $(cat "$T/prog")"
+out=$("$SMCTL" gen-hdb "$T/g2" --days 2 --rows 10 --json) || fail "gen-hdb --json"
+expect_eq "gen-hdb --json" "$(echo "$out" | jq -c '[.ok, .partitions, .tables]')" '[true,2,2]'
+out=$("$SMCTL" import -c "$T/a.yaml" --json); rc=$?
+expect_eq "import --json on an imported store" "$(echo "$out" | jq -r .ok)" true
+expect_in "import --json carries the lines" "$(echo "$out" | jq -r '.diag[]')" "already imported"
+
+# --- systemd's journal: priorities as "<N>" prefixes ---------------------------------
+touch "$T/journal"
+js=$(stat -c '%d:%i' "$T/journal")
+JOURNAL_STREAM=$js "$SMFS" -f -c "$T/typo.yaml" "$M" 2>>"$T/journal"
+expect_eq "journal priority of an error" "$(grep -c '^<3>error: ' "$T/journal")" 7
+expect_eq "journal priority of a warning" "$(grep -c '^<4>warn: ' "$T/journal")" 1
+echo "t_daemon: ok"
