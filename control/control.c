@@ -273,12 +273,13 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
                  (unsigned long long)sum.version, (unsigned long long)sum.added,
                  (unsigned long long)sum.replaced, (unsigned long long)sum.files);
     }
-    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "ok", 1,
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "ok", 1,
                      "version", (json_int_t)sum.version, "added", (json_int_t)sum.added,
                      "replaced", (json_int_t)sum.replaced, "tables", (json_int_t)sum.tables,
                      "files", (json_int_t)sum.files, "bytes", (json_int_t)sum.bytes,
                      "filled", (json_int_t)sum.filled, "new_symbols", (json_int_t)sum.new_symbols,
-                     "remapped", (json_int_t)sum.remapped, "committed_ns", (json_int_t)committed_rt,
+                     "remapped", (json_int_t)sum.remapped, "root_tables", (json_int_t)sum.root_tables,
+                     "committed_ns", (json_int_t)committed_rt,
                      "published_ns", (json_int_t)published_rt,
                      "diag", diag);
 }

@@ -178,6 +178,7 @@ struct cfg {
 
     struct cfg_diag   *diags;     /* in file order within each pass */
     size_t             ndiags, nerrors, nwarnings, diag_cap;
+    size_t             npending;  /* of the warnings: settings smfs does not act on yet */
     struct cfg_arena  *arena;
 };
 

@@ -75,6 +75,7 @@ static const char *idx(char *buf, const char *path, size_t i)
 #define ERR(l, n, path, ...)  cfg_diag((l)->c, CFG_ERROR, pos_of(n), path, __VA_ARGS__)
 #define WARN(l, n, path, ...) cfg_diag((l)->c, CFG_WARNING, pos_of(n), path, __VA_ARGS__)
 
+
 /* The value of KEY in mapping M, or NULL. */
 static yaml_node_t *get(struct ld *l, yaml_node_t *m, const char *key)
 {
@@ -84,6 +85,19 @@ static yaml_node_t *get(struct ld *l, yaml_node_t *m, const char *key)
         if (k && k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0) return nd(l, p->value);
     }
     return NULL;
+}
+
+/* A setting smfs reads and checks but does not act on yet: said at its line, so nobody
+ * believes it in force. Each goes as its feature lands: the stream (bus, source),
+ * end-of-interval and end-of-day writedown (schedule, sortColsDisk, attrDisk, oldName,
+ * backfill), tier migration (retain, compression, inventory). */
+static void not_yet(struct ld *l, yaml_node_t *n, const char *path, const char *key, const char *why)
+{
+    yaml_node_t *x = n ? get(l, n, key) : NULL;
+    char p[PATH_MAX_KEY];
+    if (!x) return;
+    WARN(l, x, sub(p, path, key), "has no effect yet: %s", why);
+    l->c->npending++;
 }
 
 /* Keys of M: a warning for each not in KNOWN (NULL-terminated; NULL KNOWN = any),
@@ -333,6 +347,9 @@ static void load_column(struct ld *l, yaml_node_t *n, const char *path, struct c
                 "for a vector column, string, or \"\")", sval(tn));
         }
     }
+    not_yet(l, n, path, "attrDisk", "no writedown writes columns yet");
+    not_yet(l, n, path, "oldName", "columns are not renamed across partitions yet");
+    not_yet(l, n, path, "backfill", "missing columns of old partitions are not back-filled yet");
     uint8_t *attrs[] = {&col->attr_mem, &col->attr_ord, &col->attr_disk};
     const char *akeys[] = {"attrMem", "attrOrd", "attrDisk"};
     for (int i = 0; i < 3; i++)
@@ -414,6 +431,8 @@ static void load_table(struct ld *l, const char *name, yaml_node_t *kn, yaml_nod
                 "column '%s' is of type '%s'; the partition column must be a timestamp",
                 t->prtn_col, c->type_name ? c->type_name : "?");
     }
+    not_yet(l, n, path, "sortColsDisk", "no writedown sorts partitions yet");
+    not_yet(l, n, path, "oldName", "tables are not renamed across partitions yet");
     struct { const char *key; struct cfg_strv *v; } lists[] = {
         {"sortColsMem", &t->sort_mem}, {"sortColsOrd", &t->sort_ord},
         {"sortColsDisk", &t->sort_disk}, {"primaryKeys", &t->primary_keys}};
@@ -564,6 +583,9 @@ static void load_tier(struct ld *l, yaml_node_t *n, const char *path, struct cfg
     t->index = get_int(l, n, path, "index", INT32_MIN, INT32_MAX, 0, NULL);
 
     char q[PATH_MAX_KEY];
+    not_yet(l, n, path, "schedule", "no end-of-interval or end-of-day writedown runs yet");
+    not_yet(l, n, path, "compression", "data does not move between tiers yet, so nothing is compressed on the way");
+    not_yet(l, n, path, "inventory", "no object-storage inventory is written yet");
     yaml_node_t *s = as_map(l, get(l, n, "schedule"), sub(q, path, "schedule"), ksched);
     if (s) {
         t->freq_ns = get_span(l, s, q, "freq", t->freq_ns);
@@ -584,7 +606,9 @@ static void load_tier(struct ld *l, yaml_node_t *n, const char *path, struct cfg
                 "2 weeks, 12 Months, 5 days, 6 hours)", tm);
         t->retain_size_pct = (int)get_int(l, r, q, "sizePct", 1, 100, 0, NULL);
         if (get(l, r, "size") || get(l, r, "rows"))
-            WARN(l, r, q, "retention by size or rows is not supported (ignored); use time or sizePct");
+            WARN(l, r, q, "retention by size or rows is not supported (ignored); time and sizePct are");
+        not_yet(l, r, q, "time", "partitions do not migrate or expire yet");
+        not_yet(l, r, q, "sizePct", "partitions do not migrate or expire yet");
     }
     yaml_node_t *z = get(l, n, "compression");
     if (z) load_zip(l, z, sub(q, path, "compression"), t);
@@ -618,6 +642,7 @@ static void load_sm(struct ld *l, yaml_node_t *n, const char *path)
     sm->pos = sm->source_pos = pos_of(n);
     yaml_node_t *x;
     sm->source = get_str(l, n, path, "source", true, &x);
+    not_yet(l, n, path, "source", "smfs does not subscribe to a stream yet");
     if (x) sm->source_pos = pos_of(x);
     sm->initial_import = get_bool(l, n, path, "initialImport", false);
     sm->enforce_schema = get_bool(l, n, path, "enforceSchema", false);
@@ -732,6 +757,7 @@ static void load_root(struct ld *l, yaml_node_t *root)
     c->mounts = load_named(l, root, path, "mounts", "at least a local mount with partition: date",
                            sizeof *c->mounts, &c->nmounts, mount_fn);
     c->buses = load_named(l, root, path, "bus", NULL, sizeof *c->buses, &c->nbuses, bus_fn);
+    not_yet(l, root, path, "bus", "smfs does not subscribe to a stream yet");
 
     yaml_node_t *el = as_map(l, get(l, root, "elements"), sub(p, path, "elements"), NULL);
     char q[PATH_MAX_KEY];

@@ -478,6 +478,8 @@ static int restore_dir(struct imp *im, uint64_t tid, const char *rel, struct smf
             if ((rc = make_parents(im, src, sub, err)) < 0) return rc;
             if ((rc = store_object_path(im->s, e, obj, sizeof obj, err)) < 0) return rc;
             if (link(obj, dst) < 0) return err_sys(err, "link", dst);
+            /* The mode it had when taken (cleaning made the object 0444). */
+            if (e->mode && chmod(dst, e->mode) < 0) return err_sys(err, "chmod", dst);
             if (fault_hit("import.restore")) return err_set(err, -EIO, "injected fault at import.restore");
             im->pr.bytes_done += e->size;
         }

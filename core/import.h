@@ -127,6 +127,7 @@ struct ingest_summary {
     uint64_t filled;                    /* empty tables added to complete new partitions */
     uint64_t new_symbols;
     uint64_t remapped;                  /* enumeration files rewritten for the new sym */
+    uint64_t root_tables;               /* splayed and basic tables replaced at the root */
     uint64_t version;
 };
 

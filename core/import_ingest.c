@@ -340,6 +340,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
             goto abort;
         }
     }
+    sum->root_tables = sc.nroots + sc.root_files.n;
     for (size_t i = 0; i < sc.nroots; i++) {
         note(&in, "replace table %s at the root", sc.roots[i].name);
         char srcdir[4600];

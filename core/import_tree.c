@@ -142,6 +142,11 @@ int import_clean(struct store *s, struct store_snap *snap, const char *src, cons
     if (rc < 0) return rc;
     if (stat(obj, &ob) < 0) return err_sys(err, "stat", obj);
     if (ob.st_dev != sb.st_dev || ob.st_ino != sb.st_ino) return 0;   /* a copy: the original stays */
+    /* Read-only before the original name goes: once the store holds the only name no
+     * writer -- a symlink tree user, kdb+'s own .Q.en -- may change what a committed
+     * version names. (A crash between the two leaves the original name 0444 until the
+     * resumed clean unlinks it; a rollback restores the mode the entry recorded.) */
+    if (chmod(obj, 0444) < 0) return err_sys(err, "chmod", obj);
     if (unlink(src) < 0) return err_sys(err, "unlink", src);
     if (fault_hit("import.unlink")) return err_set(err, -EIO, "injected fault at import.unlink");
     return 0;

@@ -56,6 +56,9 @@ struct store_entry {
     uint64_t size;       /* file: bytes; dir: number of entries */
     uint64_t sum;        /* file: XXH3-64 of the bytes (unless STORE_F_NOSUM) */
     int64_t  mtime_ns;   /* file: when taken in; dir: when the tree was written */
+    uint16_t mode;       /* file taken by hard link: its permission bits when taken (a
+                            rollback gives them back; the store makes it 0444 once its
+                            original name is gone); 0: a file the store wrote (0444) */
 };
 
 /* A tier directory: where objects of that tier live. Tier 0 is the home directory. */

@@ -156,6 +156,7 @@ struct tree_ent {
     char    *name;
     uint16_t nlen;
     uint8_t  kind, tier, flags;
+    uint16_t mode;
     uint64_t id, size, sum;
     int64_t  mtime_ns;
 };

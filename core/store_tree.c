@@ -14,7 +14,8 @@
  *   16  u64 XXH3-64 of the file's bytes (0 for a directory)
  *   24  i64 mtime ns
  *   32  u32 name offset   36 u16 name length   38 u8 kind   39 u8 tier   40 u8 flags
- *   41  7 zero bytes
+ *   41  1 zero byte   42 u16 mode: a linked file's permission bits when taken (0: none)
+ *   44  4 zero bytes  (stores written before the mode field have 0 there: no mode)
  * level-1 entry (24 bytes), in name order of the chunks' first names:
  *    0  u64 tree id of the chunk   8 u32 entries in it   12 u32 name offset
  *   16  u16 name length (the chunk's first name)   18  6 zero bytes
@@ -94,6 +95,7 @@ int tree_entry_at(const struct tree_view *t, uint32_t i, struct store_entry *e,
     e->kind = p[38];
     e->tier = p[39];
     e->flags = p[40];
+    e->mode = (uint16_t)(p[42] | p[43] << 8);
     e->id = le64(p);
     e->size = le64(p + 8);
     e->sum = le64(p + 16);
@@ -250,6 +252,8 @@ int tree_encode_leaf(struct buf *b, const struct tree_ent *ents, size_t n, int64
         p[38] = e->kind;
         p[39] = e->tier;
         p[40] = e->flags;
+        p[42] = (uint8_t)e->mode;
+        p[43] = (uint8_t)(e->mode >> 8);
         off += (uint32_t)nl;
         rc = buf_append(b, p, sizeof p);
     }

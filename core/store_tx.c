@@ -155,6 +155,7 @@ static void ent_from(struct tree_ent *t, const struct store_entry *e)
     t->kind = e->kind;
     t->tier = e->tier;
     t->flags = e->flags;
+    t->mode = e->mode;
     t->id = e->id;
     t->size = e->size;
     t->sum = e->sum;
@@ -470,6 +471,9 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
                                (unsigned long long)e.size, (unsigned long long)e.sum);
         }
     } else {
+        /* Linked: the inode keeps the mode its owner gave it until its original name
+         * goes (import_clean makes it 0444 then); a rollback puts this mode back. */
+        if (how == STORE_TAKE_LINK) e.mode = (uint16_t)(sb.st_mode & 07777);
         if (note_obj(tx, e.id, tier, how == STORE_TAKE_RENAME, false, how == STORE_TAKE_RENAME ? src : NULL) < 0)
             return err_set(err, -ENOMEM, "out of memory taking '%s'", src);
         if (verify) {
@@ -531,6 +535,7 @@ int store_tx_lookup(struct store_tx *tx, const char *path, struct store_entry *o
     out->kind = e->kind;
     out->tier = e->tier;
     out->flags = e->flags;
+    out->mode = e->mode;
     out->id = e->id;
     out->size = d->child[pos] ? d->child[pos]->n : e->size;
     out->sum = e->sum;

@@ -90,10 +90,25 @@ static void check_packs(struct vctx *v)
     }
 }
 
-static void check_object(struct vctx *v, uint64_t version, const char *path,
-                         const struct store_entry *e)
+/* PATH as a reader of VERSION sees it (fs/view): files under a segment directory --
+ * a tier's name at the top -- live under v<N>$/, the rest at the root. */
+static const char *shown_path(const struct store *s, uint64_t version, const char *path, char *buf, size_t n)
+{
+    const char *slash = strchr(path, '/');
+    size_t top = slash ? (size_t)(slash - path) : strlen(path);
+    for (size_t t = 0; slash && t < s->ntiers; t++)
+        if (strlen(s->tiers[t].name) == top && !strncmp(path, s->tiers[t].name, top)) {
+            snprintf(buf, n, "v%llu$/%s", (unsigned long long)version, path);
+            return buf;
+        }
+    return path;
+}
+
+static void check_object(struct vctx *v, uint64_t version, const char *full, const struct store_entry *e)
 {
     struct store *s = v->s;
+    char shown[PATH_MAX + 32];
+    const char *path = shown_path(s, version, full, shown, sizeof shown);
     if (u64map_get(&v->objs, obj_key(e->id, e->tier), NULL)) return;
     if (u64map_put(&v->objs, obj_key(e->id, e->tier), 1) < 0) return;
     v->rep->objects++;

@@ -96,6 +96,32 @@ static bool ver_is_seg(const struct vver *w, const char *name)
     return false;
 }
 
+/* A date tier that holds no partition yet has no directory in the store tree, but
+ * par.txt names it and kdb+ loads an empty segment directory: it is served as one.
+ * Its tree id is synthetic, one per segment (a directory inode needs one parent), and
+ * above any id the store hands out. */
+#define TID_EMPTY_SEG(i)   (UINT64_MAX - (uint64_t)(i))
+#define TID_IS_EMPTY(id)   ((id) > UINT64_MAX - STORE_TIERS_MAX - 1)
+
+/* Segment NAME of W: its directory, or the empty one. */
+static int seg_lookup(struct view *v, const struct vver *w, const char *name, struct store_entry *e,
+                      struct smfs_err *err)
+{
+    int rc = store_dir_lookup(v->s, w->root_tid, name, e, err);
+    if (rc != -ENOENT) return rc;
+    for (size_t i = 0; i < w->nsegs; i++)
+        if (!strcmp(w->segs[i], name)) {
+            memset(e, 0, sizeof *e);
+            snprintf(e->name, sizeof e->name, "%s", name);
+            e->kind = STORE_DIR;
+            e->id = TID_EMPTY_SEG(i);
+            e->mtime_ns = w->mtime_ns;
+            err_clear(err);
+            return 0;
+        }
+    return rc;
+}
+
 /* A par.txt line that names a directory of this store (not s3://, not absolute). */
 static bool line_is_segment(const char *l, size_t n)
 {
@@ -561,7 +587,10 @@ int view_lookup(struct view *v, uint64_t parent, const char *name, struct view_a
     } else if (pk == VK_ROOT || pk == VK_VDIR) {
         bool seg = ver_is_seg(w, name);
         if (pk == VK_ROOT ? seg : !seg) rc = -ENOENT;
+        else if (pk == VK_VDIR) rc = seg_lookup(v, w, name, &e, err);
         else rc = store_dir_lookup(v->s, w->root_tid, name, &e, err);
+    } else if (TID_IS_EMPTY(dir)) {
+        rc = -ENOENT;   /* an empty segment */
     } else {
         rc = store_dir_lookup(v->s, dir, name, &e, err);
     }
@@ -684,7 +713,9 @@ int view_readdir(struct view *v, uint64_t ino, uint64_t off, bool plus, view_dir
         size_t n = 0;
         if (pk == VK_VDIR) {
             for (; n < DIR_BATCH && off + n < w->nsegs && !rc; n++)
-                rc = store_dir_lookup(v->s, w->root_tid, w->segs[off + n], &ents[n], err);
+                rc = seg_lookup(v, w, w->segs[off + n], &ents[n], err);
+        } else if (TID_IS_EMPTY(dir)) {
+            n = 0;
         } else {
             rc = store_dir_read(v->s, dir, off, ents, DIR_BATCH, &n, err);
         }

@@ -266,7 +266,10 @@ int admin_call_tick(const char *path, json_t *request, json_t **reply, int tick_
         in.len += (size_t)n;
     }
     close(fd);
-    if (!rc) {
+    if (!rc && in.len == 0) {
+        rc = err_set(err, -ECONNRESET, "admin socket '%s': the daemon closed the connection without answering "
+                     "(it stopped or died)", path);
+    } else if (!rc) {
         json_error_t je;
         *reply = json_loadb((const char *)in.p, in.len, 0, &je);
         if (!*reply)

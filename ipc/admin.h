@@ -47,7 +47,9 @@ int admin_default_path(const struct cfg *c, char *buf, size_t n, struct smfs_err
         __attribute__((warn_unused_result));
 
 /* Client: send REQUEST to the server at PATH and wait for the reply (*reply, caller
- * decrefs). -ECONNREFUSED or -ENOENT when no server listens there. */
+ * decrefs). -ECONNREFUSED or -ENOENT when no server listens there; -ECONNRESET when it
+ * closed the connection without an answer (it stopped or died: a request that changes
+ * the store may or may not have happened). */
 int admin_call(const char *path, json_t *request, json_t **reply, struct smfs_err *err)
         __attribute__((warn_unused_result));
 /* admin_call that calls TICK(ARG) every TICK_MS while the reply is outstanding (a

@@ -88,6 +88,12 @@ int smctl_admin_call_progress(const char *path, json_t *req, json_t **reply, boo
         smctl_errf("%s: no smfs is running for this store (nothing answers on %s)", cmd, path);
         return 1;
     }
+    if (rc == -ECONNRESET && (!strcmp(cmd, "ingest") || !strcmp(cmd, "vacuum"))) {
+        /* The daemon may have died after its commit was durable, or before. */
+        smctl_errf("%s: %s; whether the %s was committed is unknown: 'smctl versions' (once smfs runs "
+                   "again) or 'smctl store log STORE' lists the versions", cmd, e.msg, cmd);
+        return 1;
+    }
     if (rc) {
         smctl_errf("%s: %s", cmd, e.msg);
         return 1;

@@ -181,7 +181,8 @@ int smctl_import(int argc, char **argv)
 
 static json_t *ingest_json(const struct ingest_summary *sum, bool live)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "added", (json_int_t)sum->added,
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "root_tables", (json_int_t)sum->root_tables,
+                     "added", (json_int_t)sum->added,
                      "replaced", (json_int_t)sum->replaced, "tables", (json_int_t)sum->tables,
                      "files", (json_int_t)sum->files, "bytes", (json_int_t)sum->bytes,
                      "filled", (json_int_t)sum->filled, "new_symbols", (json_int_t)sum->new_symbols,
@@ -193,9 +194,13 @@ static void print_ingest(const struct ingest_summary *sum, const char *how)
 {
     char b[32];
     progress_human((double)sum->bytes, b, sizeof b);
-    printf("ingested %llu new and %llu replaced partitions (%llu tables, %llu files, %s); %llu new "
+    char roots[64] = "";
+    if (sum->root_tables)
+        snprintf(roots, sizeof roots, " and %llu table%s at the root", (unsigned long long)sum->root_tables,
+                 sum->root_tables == 1 ? "" : "s");
+    printf("ingested %llu new and %llu replaced partitions%s (%llu tables, %llu files, %s); %llu new "
            "symbols, %llu files re-mapped, %llu empty tables added; store version %llu%s\n",
-           (unsigned long long)sum->added, (unsigned long long)sum->replaced,
+           (unsigned long long)sum->added, (unsigned long long)sum->replaced, roots,
            (unsigned long long)sum->tables, (unsigned long long)sum->files, b,
            (unsigned long long)sum->new_symbols, (unsigned long long)sum->remapped,
            (unsigned long long)sum->filled, (unsigned long long)sum->version, how);
@@ -226,6 +231,7 @@ static int ingest_via_daemon(const struct cfg *cfg, const char *given, const str
     struct ingest_summary sum = {0};
 #define F(k) sum.k = (uint64_t)json_integer_value(json_object_get(r, #k))
     F(added); F(replaced); F(tables); F(files); F(bytes); F(filled); F(new_symbols); F(remapped); F(version);
+    F(root_tables);
 #undef F
     if (out->diag) json_array_extend(out->diag, json_object_get(r, "diag"));
     json_decref(r);

@@ -18,12 +18,16 @@
 
 #define DEFAULT_ITEMS 10
 
-/* Find DOMAIN as a file in PATH's directory or up to three levels above. */
+/* Find DOMAIN as a file in PATH's directory or up to five levels above: a column of a
+ * segmented database, <root>/<seg>/<date>/<table>/<col>, has its sym four levels up,
+ * and through smfs's view <root>/v<N>$/<seg>/… five. PATH is made absolute but not
+ * resolved: in a symlink tree the link leads into the store, away from the sym. */
 static struct k *find_domain(const char *path, const char *domain)
 {
-    char dir[PATH_MAX], cand[PATH_MAX + 300];
-    if (!realpath(path, dir)) return NULL;
-    for (int up = 0; up < 4; up++) {
+    char dir[PATH_MAX], cand[PATH_MAX + 300], cwd[PATH_MAX];
+    if (path[0] == '/') snprintf(dir, sizeof dir, "%s", path);
+    else if (!getcwd(cwd, sizeof cwd) || snprintf(dir, sizeof dir, "%s/%s", cwd, path) >= (int)sizeof dir) return NULL;
+    for (int up = 0; up < 6; up++) {
         char *slash = strrchr(dir, '/');
         if (!slash || slash == dir) break;
         *slash = '\0';

@@ -10,6 +10,13 @@ fail() { echo "FAIL: $*"; exit 1; }
 expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 # expect_in WHAT HAYSTACK NEEDLE
 expect_in() { case "$2" in *"$3"*) ;; *) fail "$1: '$3' not in: $2";; esac; }
+# unmount DIR: clear a FUSE mount at DIR (live or dead) if there is one.
+unmount() {
+    grep -q " $1 fuse" /proc/mounts && { fusermount3 -u "$1" 2>/dev/null || umount -l "$1"; }
+    return 0
+}
+# has_fuse: /dev/fuse and fusermount3 are here (FUSE tests skip, or fall back, if not).
+has_fuse() { [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; }
 # has_cap_sys_admin: whether processes started here hold CAP_SYS_ADMIN (bit 21).
 has_cap_sys_admin() {
     _c=$(awk '/^CapEff:/ {print $2}' /proc/self/status)

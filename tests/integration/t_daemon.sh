@@ -17,14 +17,13 @@ cleanup() {
     "$SMCTL" stop --admin "$A" >/dev/null 2>&1
     "$SMCTL" stop --admin "$T/b.sock" >/dev/null 2>&1
     sleep 0.3
-    for m in "$M" "$T/m2"; do
-        grep -q " $m fuse" /proc/mounts && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
-    done
+    unmount "$M"
+    unmount "$T/m2"
     rm -rf "$T"
 }
 trap cleanup EXIT
 fuse=1
-{ [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; } || fuse=0
+has_fuse || fuse=0
 vanilla=""
 [ $fuse -eq 1 ] || vanilla="--vanilla"
 
@@ -160,6 +159,20 @@ expect_eq "gen-hdb --json" "$(echo "$out" | jq -c '[.ok, .partitions, .tables]')
 out=$("$SMCTL" import -c "$T/a.yaml" --json); rc=$?
 expect_eq "import --json on an imported store" "$(echo "$out" | jq -r .ok)" true
 expect_in "import --json carries the lines" "$(echo "$out" | jq -r '.diag[]')" "already imported"
+
+# --- a daemon that dies mid-ingest: smctl says the outcome is unknown and how to check -
+SMFS_FAULT="ingest.partition:1:wait=$T/never" "$SMFS" -c "$T/a.yaml" --admin "$A" $vanilla "$M" >/dev/null 2>&1 ||
+    fail "start for the kill"
+dpid=$("$SMCTL" status --admin "$A" --json | jq .pid)
+"$SMCTL" gen-hdb "$T/stg2" --days 1 --rows 10 --start 2024.03.01 >/dev/null
+SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg2" >"$T/k.out" 2>"$T/k.err" &
+ip=$!
+i=0
+until grep -q 'ingest' "$T/k.err"; do i=$((i + 1)); [ $i -lt 600 ] || fail "no progress before the kill"; sleep 0.1; done
+kill -KILL "$dpid"
+wait $ip && fail "ingest succeeded though its daemon was killed"
+expect_in "unknown outcome said" "$(cat "$T/k.err")" "whether the ingest was committed is unknown: 'smctl versions'"
+unmount "$M"
 
 # --- systemd's journal: priorities as "<N>" prefixes ---------------------------------
 touch "$T/journal"

@@ -59,6 +59,7 @@ ls -A "$V" | grep -q 'tmp\$' && fail "temporary names left behind"
 # The tree outlives the daemon (kdb+ keeps loading it); a restart picks it up.
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 expect_eq "exit after SIGTERM" $rc 0
+grep -q unmounting "$T/log" && fail "symlink mode says it is unmounting: $(grep unmounting "$T/log")"
 "$SMCTL" load "$V" >/dev/null || fail "tree unusable after stop"
 start
 expect_eq "restart" "$(cat "$V/par.txt")" 'v2$/hdb'

@@ -62,9 +62,9 @@ static struct cfg *valid(const char *yaml)
 {
     int rc;
     struct cfg *c = parse(yaml, &rc);
-    if (rc || c->nwarnings) dump(c);
+    if (rc || c->nwarnings > c->npending) dump(c);
     assert_int_equal(rc, 0);
-    assert_int_equal(c->nwarnings, 0);
+    assert_int_equal(c->nwarnings - c->npending, 0);   /* "has no effect yet" aside */
     return c;
 }
 
@@ -337,6 +337,46 @@ static void all_errors_at_once(void **state)
 
 /* --- what is derived ---------------------------------------------------------------- */
 
+/* Settings smfs reads but does not act on yet are warned about, at their line. */
+static void settings_without_effect_are_named(void **state)
+{
+    (void)state;
+    struct cfg *c = NULL;
+    struct smfs_err err;
+    assert_int_equal(cfg_load("mnt-examples/tiers-s3.yaml", &c, &err), 0);
+    const char *want[] = {
+        "mnt-examples/tiers-s3.yaml:10:19: warning: tables.trade.sortColsDisk: has no effect yet: no writedown sorts partitions yet",
+        "mnt-examples/tiers-s3.yaml:12:47: warning: tables.trade.columns[0].attrDisk: has no effect yet: no writedown writes columns yet",
+        "mnt-examples/tiers-s3.yaml:32:3: warning: bus: has no effect yet: smfs does not subscribe to a stream yet",
+        "mnt-examples/tiers-s3.yaml:39:13: warning: elements.sm.source: has no effect yet: smfs does not subscribe to a stream yet",
+        "mnt-examples/tiers-s3.yaml:45:19: warning: elements.sm.tiers[1].schedule: has no effect yet: no end-of-interval or end-of-day writedown runs yet",
+        "mnt-examples/tiers-s3.yaml:49:24: warning: elements.sm.tiers[2].retain.time: has no effect yet: partitions do not migrate or expire yet",
+        "mnt-examples/tiers-s3.yaml:53:44: warning: elements.sm.tiers[3].retain.sizePct: has no effect yet: partitions do not migrate or expire yet",
+        "mnt-examples/tiers-s3.yaml:54:22: warning: elements.sm.tiers[3].compression: has no effect yet: data does not move between tiers yet, so nothing is compressed on the way",
+        "mnt-examples/tiers-s3.yaml:58:20: warning: elements.sm.tiers[4].inventory: has no effect yet: no object-storage inventory is written yet",
+    };
+    for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
+        bool found = false;
+        char line[2048];
+        for (size_t i = 0; i < c->ndiags && !found; i++) {
+            cfg_diag_str(c, &c->diags[i], line, sizeof line);
+            found = !strcmp(line, want[w]);
+        }
+        if (!found) {
+            print_message("wanted: %s\n", want[w]);
+            dump(c);
+        }
+        assert_true(found);
+    }
+    assert_int_equal(c->npending, 13);
+    assert_int_equal(c->nwarnings, c->npending);
+    cfg_free(c);
+    /* The old advice to use time or sizePct retention is gone: neither acts yet. */
+    expect(NAME TABLES BUS MOUNTS SM "      - {name: hdb, mount: hdb, retain: {size: 10}}\n",
+           "12:41: warning: elements.sm.tiers[0].retain: retention by size or rows is not supported (ignored); "
+           "time and sizePct are");
+}
+
 static void examples_load_clean(void **state)
 {
     (void)state;
@@ -347,8 +387,8 @@ static void examples_load_clean(void **state)
         int rc = cfg_load(files[i], &c, &err);
         if (rc) print_message("%s: %s\n", files[i], err.msg);
         assert_int_equal(rc, 0);
-        if (c->nwarnings) dump(c);
-        assert_int_equal(c->nwarnings, 0);
+        if (c->nwarnings > c->npending) dump(c);
+        assert_int_equal(c->nwarnings - c->npending, 0);
         assert_non_null(c->hdb);
         assert_true(c->ndate >= 1);
         cfg_free(c);
@@ -430,7 +470,7 @@ static void default_and_resolution_order(void **state)
     assert_int_equal(cfg_open(NULL, &c, &err), 0);   /* nothing found: the embedded default */
     assert_string_equal(c->origin, "embedded default");
     assert_string_equal(c->file, CFG_DEFAULT_NAME);
-    assert_int_equal(c->nwarnings, 0);
+    assert_int_equal(c->nwarnings - c->npending, 0);
     assert_non_null(cfg_table_find(c, "quote"));
     cfg_free(c);
 
@@ -527,6 +567,7 @@ int main(void)
         cmocka_unit_test(references),
         cmocka_unit_test(all_errors_at_once),
         cmocka_unit_test(examples_load_clean),
+        cmocka_unit_test(settings_without_effect_are_named),
         cmocka_unit_test(full_example_derives_the_view),
         cmocka_unit_test(index_orders_date_tiers_and_spec_wrapper),
         cmocka_unit_test(default_and_resolution_order),

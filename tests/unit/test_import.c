@@ -41,13 +41,13 @@ static struct cfg *load_cfg(const char *yaml)
 
 /* The embedded default's tables with the HDB mount at BASE, and a second date tier
  * "slow" with its store at SLOW when not NULL. */
-static struct cfg *cfg_at(const char *base, const char *slow)
+static struct cfg *cfg_with(const char *base, const char *slow, const char *more_tables)
 {
     struct buf b;
     buf_init(&b, 1 << 20);
     const char *d = cfg_default_yaml;
     const char *cut = strstr(d, "bus:");
-    assert_int_equal(buf_printf(&b, "%.*s", (int)(cut - d), d), 0);
+    assert_int_equal(buf_printf(&b, "%.*s%s", (int)(cut - d), d, more_tables ? more_tables : ""), 0);
     assert_int_equal(buf_printf(&b,
         "bus:\n  stream: {protocol: tp, nodes: [\"localhost:5010\"]}\n"
         "mounts:\n  rdb: {type: stream, baseURI: none, partition: none}\n"
@@ -59,6 +59,11 @@ static struct cfg *cfg_at(const char *base, const char *slow)
     struct cfg *c = load_cfg((const char *)b.p);
     buf_release(&b);
     return c;
+}
+
+static struct cfg *cfg_at(const char *base, const char *slow)
+{
+    return cfg_with(base, slow, NULL);
 }
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -127,36 +132,55 @@ static int walk_one(const char *p, const struct stat *sb, int type, struct FTW *
                       type == FTW_F && sb->st_nlink != 1 ? " linked" : "");
 }
 
-/* Every name under DIR with mode, size, mtime and a hash of the bytes (directories'
- * times included), sorted: two trees are the same when these strings are. */
-static char *tree(const char *dir)
+static int ino_one(const char *p, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)f;
+    if (type != FTW_F) return 0;
+    return buf_printf(walk_out, "%s %llu\n", p + walk_skip, (unsigned long long)sb->st_ino);
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What FN writes for every name under DIR (nftw with FLAGS), its lines sorted: two
+ * walks agree when these strings do, whatever order readdir gave. */
+static char *walk_sorted(const char *dir, int (*fn)(const char *, const struct stat *, int, struct FTW *),
+                         int flags)
 {
     struct buf b;
     buf_init(&b, (size_t)1 << 30);
     walk_out = &b;
     walk_skip = strlen(dir);
-    assert_int_equal(nftw(dir, walk_one, 32, FTW_PHYS | FTW_DEPTH), 0);
+    assert_int_equal(nftw(dir, fn, 32, flags), 0);
     assert_int_equal(buf_append_zero(&b, 1), 0);
-    /* sort lines */
-    char *text = (char *)b.p;
-    size_t n = 0;
-    for (char *p = text; *p; p++) n += *p == '\n';
-    char **lines = malloc(n * sizeof *lines);
-    size_t i = 0;
-    for (char *p = strtok(text, "\n"); p; p = strtok(NULL, "\n")) lines[i++] = p;
-    for (size_t a = 1; a < i; a++)   /* insertion sort: trees here are small */
-        for (size_t c = a; c > 0 && strcmp(lines[c - 1], lines[c]) > 0; c--) {
-            char *t = lines[c];
-            lines[c] = lines[c - 1];
-            lines[c - 1] = t;
-        }
+    size_t n = 0, i = 0;
+    for (const uint8_t *q = b.p; *q; q++) n += *q == '\n';
+    char **lines = malloc((n + 1) * sizeof *lines);
+    for (char *l = strtok((char *)b.p, "\n"); l; l = strtok(NULL, "\n")) lines[i++] = l;
+    qsort(lines, i, sizeof *lines, cmp_line);
     struct buf o;
     buf_init(&o, (size_t)1 << 30);
-    for (size_t a = 0; a < i; a++) assert_int_equal(buf_printf(&o, "%s\n", lines[a]), 0);
+    for (size_t k = 0; k < i; k++) assert_int_equal(buf_printf(&o, "%s\n", lines[k]), 0);
     assert_int_equal(buf_append_zero(&o, 1), 0);
     free(lines);
     buf_release(&b);
     return (char *)buf_take(&o, &n);
+}
+
+/* Every file under DIR with its inode number: rollback hands back the very same file
+ * inodes. */
+static char *file_inodes(const char *dir)
+{
+    return walk_sorted(dir, ino_one, FTW_PHYS);
+}
+
+/* Every name under DIR with mode, size, mtime and a hash of the bytes (directories'
+ * times included): two trees are the same when these strings are. */
+static char *tree(const char *dir)
+{
+    return walk_sorted(dir, walk_one, FTW_PHYS | FTW_DEPTH);
 }
 
 static void same_tree(const char *a, const char *b)
@@ -293,6 +317,7 @@ static void import_round_trip_and_rollback_restore_everything(void **state)
     struct cfg *c = cfg_at(base, NULL);
     struct smfs_err err;
     assert_string_equal(import_state(c), "none");
+    char *inos = file_inodes(data);
 
     /* A dry run changes nothing and says what it would do. */
     lines_clear();
@@ -326,6 +351,13 @@ static void import_round_trip_and_rollback_restore_everything(void **state)
     if (rc < 0) print_message("rollback: %s\n", err.msg);
     assert_int_equal(rc, 0);
     same_tree(orig, data);
+    /* Exactly what comes back: every name, its bytes, mode and mtime (same_tree), each
+     * file as the very inode it was (below); directories are made anew (new inodes)
+     * with their old modes and times. */
+    char *inos2 = file_inodes(data);
+    assert_string_equal(inos, inos2);
+    free(inos);
+    free(inos2);
     assert_string_equal(import_state(c), "none");
     assert_int_equal(run_rollback(c, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "nothing to roll back"));
@@ -953,6 +985,52 @@ static void ingest_adds_replaces_and_remaps_new_symbols(void **state)
     cfg_free(c);
 }
 
+/* A basic table at the root: ref (k symbol, v long), N rows, saved at PATH. */
+static void save_ref(const char *path, int64_t n)
+{
+    const char *names[] = {"k", "v"};
+    struct k *cols = k_list(2), *ks = k_vec(KT_SYM, n), *vs = k_vec(KT_LONG, n);
+    for (int64_t i = 0; i < n; i++) {
+        assert_int_equal(k_symv_set(ks, i, i % 2 ? "A" : "B"), 0);
+        ((int64_t *)vs->u.v)[i] = i;
+    }
+    k_list_set(cols, 0, ks);
+    k_list_set(cols, 1, vs);
+    struct k *t = k_table(k_dict(k_symv(names, 2), cols));
+    struct smfs_err err;
+    assert_int_equal(kdb_save(path, t, 0, NULL, false, &err), 0);
+    k_free(t);
+}
+
+/* Root tables go through import and ingest, and the ingest summary counts them. */
+static void ingest_replaces_root_tables_and_counts_them(void **state)
+{
+    (void)state;
+    char base[600], data[700], stg[700], p[800];
+    new_hdb(base, sizeof base, 2, 10);
+    snprintf(data, sizeof data, "%s/data", base);
+    struct cfg *c = cfg_with(base, NULL, "  ref:\n    type: basic\n    columns:\n"
+                                         "      - {name: k, type: symbol}\n      - {name: v, type: long}\n");
+    snprintf(p, sizeof p, "%s/ref", data);
+    save_ref(p, 3);
+    struct smfs_err err;
+    int rc = run_import(c, NULL, false, 0, &err);
+    if (rc) print_message("import: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    snprintf(stg, sizeof stg, "%s/staging/r", base);
+    sh("mkdir -p '%s'", stg);
+    snprintf(p, sizeof p, "%s/ref", stg);
+    save_ref(p, 5);
+    struct ingest_summary sum;
+    rc = do_ingest(c, stg, &sum, &err);
+    if (rc) print_message("ingest: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sum.root_tables, 1);
+    assert_int_equal(sum.added + sum.replaced, 0);
+    assert_true(has_line("replace table ref at the root"));
+    cfg_free(c);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "%s", test_tmpdir());
@@ -969,6 +1047,7 @@ int main(void)
         cmocka_unit_test(sigkill_at_every_step_resumes_or_rolls_back),
         cmocka_unit_test(source_on_another_filesystem_is_copied_and_kept),
         cmocka_unit_test(ingest_adds_replaces_and_remaps_new_symbols),
+        cmocka_unit_test(ingest_replaces_root_tables_and_counts_them),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[1200];
