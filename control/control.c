@@ -342,6 +342,15 @@ static json_t *run_verify(struct control *c)
     return r;
 }
 
+static json_t *run_repair(struct control *c)
+{
+    struct smfs_err e = {0};
+    if (!store_broken(c->o.store, NULL, 0)) return json_pack("{s:b}", "ok", 1);
+    if (store_repair(c->o.store, &e)) return admin_error("%s", e.msg);
+    log_info("store: index writes resume (the log was cut back to its last sync point)");
+    return json_pack("{s:b}", "ok", 1);
+}
+
 static void *writer_main(void *arg)
 {
     struct control *c = arg;
@@ -356,6 +365,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         if (!strcmp(j->cmd, "ingest")) j->reply = run_ingest(c, j->body, &j->note);
         else if (!strcmp(j->cmd, "verify")) j->reply = run_verify(c);
+        else if (!strcmp(j->cmd, "repair")) j->reply = run_repair(c);
         else j->reply = run_vacuum(c, j->body, j->req == 0);
         pthread_mutex_lock(&c->mu);
         c->job.running = false;
@@ -423,6 +433,8 @@ static void on_wake(struct ev_loop *loop, void *arg)
         if (d->req) {
             admin_reply(c->admin, d->req, d->reply);
             d->reply = NULL;
+        } else if (!strcmp(d->cmd, "repair")) {
+            c->repair_queued = false;
         } else if (!strcmp(d->cmd, "vacuum")) {
             c->vacuum_queued = false;
             if (c->vacuum_again) ctl_queue_vacuum(c);
@@ -513,6 +525,23 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
     enqueue(c, j);
 }
 
+/* Every few seconds: a store whose index write failed (a full disk) tries to cut its
+ * log back by itself, so writes resume once space allows, without a restart. */
+static int64_t on_health_timer(struct ev_loop *loop, void *arg)
+{
+    (void)loop;
+    struct control *c = arg;
+    if (!c->repair_queued && store_broken(c->o.store, NULL, 0)) {
+        struct job *j = calloc(1, sizeof *j);
+        if (j) {
+            snprintf(j->cmd, sizeof j->cmd, "repair");
+            c->repair_queued = true;
+            enqueue(c, j);
+        }
+    }
+    return CTL_HEALTH_MS;
+}
+
 static void *loop_main(void *arg)
 {
     struct control *c = arg;
@@ -561,6 +590,10 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
     }
     ev_set_wake(c->loop, on_wake, c);
     note_usage(c);
+    if (ev_timer_add(c->loop, CTL_HEALTH_MS, on_health_timer, c) < 0) {
+        control_stop(c);
+        return err_set(err, -ENOMEM, "out of memory");
+    }
     /* Threads inherit the mask: these two never take the stop signals. */
     sigset_t block, old;
     sigemptyset(&block);

@@ -202,7 +202,10 @@ static struct k *q_register(struct ipc_call *call, void *arg)
     int rc = reload_register(c->reload, &reg, ctl_now_rt(), &sig, &granted, &e);
     if (rc == -ENOENT) return k_error("mount");
     if (rc == -EAGAIN) return k_error("state");
+    if (rc == -EUSERS) return k_error(e.msg);   /* "limit: …" */
     if (rc) return qerr("register", "%s", e.msg);
+    /* A registrant waits for signals for hours: its connection is not idle. */
+    ipc_server_keep(c->q, call->conn, true);
     log_info("reload: %s%s%s registered for mount %s (callback %s, %s %.3f s)", call->user,
              *call->user ? "@" : "", call->peer, mount, callback,
              sync >= 0 ? (sync ? "sync, waited up to" : "async, not waited for; form [mount;sync;callback],")
@@ -333,6 +336,7 @@ static void rest_register(struct control *c, const struct http_req *q, struct ht
     int rc = reload_register(c->reload, &reg, ctl_now_rt(), &sig, &granted, &e);
     if (rc == -ENOENT) reply_error(r, 404, "unknown mount '%.200s'", mount);
     else if (rc == -EAGAIN) reply_error(r, 503, "not ready: the store has no version to serve yet");
+    else if (rc == -EUSERS) reply_error(r, 429, "%s", e.msg);
     else if (rc) reply_error(r, 500, "%s", e.msg);
     else {
         log_info("reload: %s registered callback %s for mount %s", q->peer, cb, mount);
@@ -370,8 +374,16 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
          * own health message), not a failure. */
         struct reload_stats rs;
         reload_stats(c->reload, &rs);
-        json_t *j = json_pack("{s:s,s:I}", "status", "ok", "pending_acks", (json_int_t)rs.pending);
-        if (j && rs.pending) {
+        char why[ERR_MSG_MAX];
+        bool broken = store_broken(c->o.store, why, sizeof why);
+        json_t *j = json_pack("{s:s,s:I}", "status", broken ? "degraded" : "ok", "pending_acks", (json_int_t)rs.pending);
+        if (j && broken) {
+            /* Reads go on; writes wait until the log is cut back (retried every few
+             * seconds, and by the next write). */
+            char m[ERR_MSG_MAX + 100];
+            snprintf(m, sizeof m, "the store cannot write until it recovers from: %s", why);
+            json_object_set_new(j, "message", json_string(m));
+        } else if (j && rs.pending) {
             char m[128];
             snprintf(m, sizeof m, "Storage is lagging, waiting on %llu pending reload signals",
                      (unsigned long long)rs.pending);
@@ -380,7 +392,10 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
         reply_json(r, 200, j);
     } else if (!strcmp(p, "/readyz")) {
         uint64_t cur = ctl_current(c);
-        if (cur) reply_json(r, 200, json_pack("{s:b,s:I}", "ready", 1, "version", (json_int_t)cur));
+        char why[ERR_MSG_MAX];
+        if (store_broken(c->o.store, why, sizeof why))
+            reply_error(r, 503, "not ready: the store cannot write until it recovers from: %s", why);
+        else if (cur) reply_json(r, 200, json_pack("{s:b,s:I}", "ready", 1, "version", (json_int_t)cur));
         else reply_error(r, 503, "not ready: the store has no version to serve yet");
     } else if (!strcmp(p, "/metrics")) {
         if (!get) {
@@ -442,6 +457,8 @@ json_t *api_status_json(struct control *c)
         "pending_acks", (json_int_t)rs.pending, "versions_held", (json_int_t)rs.held,
         "signals", (json_int_t)rs.signals, "acks", (json_int_t)rs.acks,
         "timeouts", (json_int_t)rs.timeouts, "commits", (json_int_t)c->n.commits));
+    char why[ERR_MSG_MAX];
+    if (store_broken(c->o.store, why, sizeof why)) json_object_set_new(r, "store_error", json_string(why));
     pthread_mutex_lock(&c->mu);
     struct job_state js = c->job;
     pthread_mutex_unlock(&c->mu);
@@ -455,7 +472,8 @@ json_t *api_status_json(struct control *c)
         ipc_server_stats(c->q, &is);
         json_object_set_new(r, "ipc", json_pack("{s:I,s:I,s:I,s:I,s:I}", "connections", (json_int_t)is.conns,
             "accepted", (json_int_t)is.accepted, "dropped", (json_int_t)is.dropped,
-            "refused", (json_int_t)(is.refused_login + is.refused_full), "error_replies", (json_int_t)is.errors));
+            "refused", (json_int_t)(is.refused_login + is.refused_full + is.refused_addr + is.refused_fds),
+            "error_replies", (json_int_t)is.errors));
     }
     if (vs.fuse) {
         const struct control_view_stats ms = vs;
@@ -467,6 +485,8 @@ json_t *api_status_json(struct control *c)
             "passthrough_opens", (json_int_t)ms.pt_opens, "reads", (json_int_t)ms.reads,
             "read_bytes", (json_int_t)ms.read_bytes, "releases", (json_int_t)ms.releases,
             "erofs", (json_int_t)ms.erofs));
+        json_object_set_new(json_object_get(r, "fuse"), "fds_open", json_integer((json_int_t)ms.fds_open));
+        json_object_set_new(json_object_get(r, "fuse"), "fds_max", json_integer((json_int_t)ms.fds_max));
     }
     return r;
 }
@@ -505,6 +525,7 @@ int api_start(struct control *c, struct smfs_err *err)
     const struct control_opts *o = &c->o;
     struct reload_ops ops = {.send = on_send, .released = on_released, .arg = c};
     int rc = reload_new(o->cfg, c->reload_timeout_ns, &ops, &c->reload, err);
+    if (!rc) reload_set_limits(c->reload, CTL_MAX_REG_PER_MOUNT, CTL_MAX_REG_PER_ADDR);
     if (!rc) rc = initial_signals(c, err);
     if (!rc && (o->q_port >= 0 || o->q_unix)) {
         struct ipc_server_opts qo = {

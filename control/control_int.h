@@ -15,6 +15,13 @@
 #include "ipc/http_post.h"
 #include "ipc/ipc_server.h"
 
+/* Registrations one mount, and one host, may hold: 100 query processes on a host fit
+ * many times over; 20,000 callbacks that never answer do not. */
+#define CTL_MAX_REG_PER_MOUNT 1024
+#define CTL_MAX_REG_PER_ADDR  256
+/* How often a store whose index write failed tries to recover by itself. */
+#define CTL_HEALTH_MS         5000
+
 /* What a commit hands from the writer to the loop: the new signals and a pin of the
  * version it replaced, which the reload registry holds for acknowledgements. */
 struct commit_note {
@@ -81,6 +88,7 @@ struct control {
     struct job_state    job;              /* [M] written by the writer, read by status */
     bool                stopping;         /* [M] */
     bool                vacuum_queued, vacuum_again;   /* [L] */
+    bool                repair_queued;    /* [L] */
     atomic_bool         unpinned;         /* [A] an old version's last file closed */
     int64_t             started_ns;       /* [I] */
     struct ctl_counters n;                /* [L] */

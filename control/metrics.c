@@ -188,10 +188,20 @@ char *metrics_text(struct control *c, size_t *len)
     if (!rc) rc = metric(&b, "ipc_errors_total", "counter", "q IPC connections refused or dropped, calls answered with an error");
     if (!rc) rc = buf_printf(&b, "smfs_ipc_errors_total{kind=\"refused_login\"} %llu\n"
                                  "smfs_ipc_errors_total{kind=\"refused_full\"} %llu\n"
+                                 "smfs_ipc_errors_total{kind=\"refused_address\"} %llu\n"
+                                 "smfs_ipc_errors_total{kind=\"refused_fds\"} %llu\n"
                                  "smfs_ipc_errors_total{kind=\"dropped\"} %llu\n"
+                                 "smfs_ipc_errors_total{kind=\"idle_closed\"} %llu\n"
+                                 "smfs_ipc_errors_total{kind=\"limit_reply\"} %llu\n"
                                  "smfs_ipc_errors_total{kind=\"error_reply\"} %llu\n",
                              (unsigned long long)is.refused_login, (unsigned long long)is.refused_full,
-                             (unsigned long long)is.dropped, (unsigned long long)is.errors);
+                             (unsigned long long)is.refused_addr, (unsigned long long)is.refused_fds,
+                             (unsigned long long)is.dropped, (unsigned long long)is.idle_closed,
+                             (unsigned long long)is.limit_replies, (unsigned long long)is.errors);
+    G("ipc_buffered_bytes", "q IPC message bytes buffered now, all connections", " %llu",
+      (unsigned long long)is.buffered);
+    C("reload_registrations_refused_total", "registrations refused over a limit", " %llu",
+      (unsigned long long)rs.refused);
     if (!rc) rc = metric(&b, "ipc_messages_total", "counter", "q IPC messages");
     if (!rc) rc = buf_printf(&b, "smfs_ipc_messages_total{direction=\"in\"} %llu\nsmfs_ipc_messages_total{direction=\"out\"} %llu\n",
                              (unsigned long long)is.msgs_in, (unsigned long long)is.msgs_out);
@@ -215,6 +225,8 @@ char *metrics_text(struct control *c, size_t *len)
         C("fuse_passthrough_opens_total", "opens served by kernel passthrough", " %llu",
           (unsigned long long)ms.pt_opens);
         G("fuse_passthrough", "1 when kernel passthrough is in use", " %d", ms.passthrough ? 1 : 0);
+        G("fuse_cached_fds", "descriptors the cached path holds open (bounded)", " %llu",
+          (unsigned long long)ms.fds_open);
     }
     if (!rc) rc = histogram(&b, "commit_duration_seconds", "commits by the daemon: from the start of the work "
                             "to the durable commit", &c->commit_hist);

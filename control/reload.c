@@ -37,7 +37,22 @@ struct reload {
     struct reload_gen    *gens;
     int                   iterating;   /* a fan-out is walking cl: drops only mark */
     struct reload_stats   st;
+    size_t                max_per_mount, max_per_addr;   /* 0: none */
 };
+
+void reload_set_limits(struct reload *r, size_t per_mount, size_t per_addr)
+{
+    r->max_per_mount = per_mount;
+    r->max_per_addr = per_addr;
+}
+
+/* The address of a peer "host:port" (or "unix", a uid): registrations are counted per
+ * host, whatever port each connection came from. */
+static size_t addr_len(const char *peer)
+{
+    const char *colon = strrchr(peer, ':');
+    return colon ? (size_t)(colon - peer) : strlen(peer);
+}
 
 int reload_new(const struct cfg *cfg, int64_t max_timeout_ns, const struct reload_ops *ops,
                struct reload **out, struct smfs_err *err)
@@ -177,6 +192,28 @@ int reload_register(struct reload *r, const struct reload_reg *reg, int64_t now_
         if (reg->kind == RELOAD_REST ? x->kind == RELOAD_REST && !strcmp(x->callback, reg->callback)
                                      : x->kind != RELOAD_REST && x->conn == reg->conn)
             c = x;
+    }
+    if (!c && (r->max_per_mount || r->max_per_addr)) {
+        /* A bound on what registrations may cost: 20,000 callbacks that never answer
+         * would otherwise make every commit's fan-out that long and that big. */
+        const char *peer = reg->peer ? reg->peer : "";
+        size_t pl = addr_len(peer), on_mount = 0, from = 0;
+        for (size_t i = 0; i < r->ncl; i++) {
+            const struct reload_client *x = r->cl[i];
+            if (x->dead) continue;
+            on_mount += x->mount == s->mount;
+            from += addr_len(x->peer) == pl && !strncmp(x->peer, peer, pl);
+        }
+        if (r->max_per_mount && on_mount >= r->max_per_mount) {
+            r->st.refused++;
+            return err_set(err, -EUSERS, "limit: mount '%s' has %zu registrations, the most it takes",
+                           reg->mount, on_mount);
+        }
+        if (r->max_per_addr && from >= r->max_per_addr) {
+            r->st.refused++;
+            return err_set(err, -EUSERS, "limit: %.*s has %zu registrations, the most one address may hold",
+                           (int)pl, peer, from);
+        }
     }
     char *cb = strdup(reg->callback);
     if (!cb) return err_set(err, -ENOMEM, "out of memory");

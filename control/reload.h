@@ -14,7 +14,8 @@
  * Sequence: reload_new → reload_set_signals (the current version's) → register /
  *          commit / ack / tick / drop … → reload_free (puts every snapshot back).
  * Errors:  0 or -errno with *err filled: -ENOENT unknown mount, -EAGAIN no signal yet
- *          (the store has no version: q's 'state). */
+ *          (the store has no version: q's 'state), -EUSERS over a registration limit
+ *          (q's 'limit). */
 #ifndef SMFS_RELOAD_H
 #define SMFS_RELOAD_H
 
@@ -70,6 +71,7 @@ struct reload_ops {
 };
 
 struct reload_stats {
+    uint64_t refused;                /* registrations over a limit */
     uint64_t clients_q, clients_rest;
     uint64_t pending;                /* acknowledgements waited for now */
     uint64_t held;                   /* previous versions held for them */
@@ -82,6 +84,9 @@ struct reload;
 int reload_new(const struct cfg *cfg, int64_t max_timeout_ns, const struct reload_ops *ops,
                struct reload **out, struct smfs_err *err) __attribute__((warn_unused_result));
 void reload_free(struct reload *r);
+/* At most PER_MOUNT registrations on one mount and PER_ADDR from one host (0: no
+ * limit); a new registration past either is -EUSERS ("limit: …"). */
+void reload_set_limits(struct reload *r, size_t per_mount, size_t per_addr);
 
 /* The signals of the current version, one per mount of the cfg (N of them, in cfg
  * order), without sending anything: at start. */

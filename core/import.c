@@ -389,12 +389,12 @@ static int clean_root(struct imp *im, struct store_snap *snap, const struct scan
 {
     char src[4600];
     snprintf(src, sizeof src, "%s/sym", im->src[0]);
-    int rc = import_clean(im->s, snap, src, "sym", err);
+    int rc = import_clean(im->s, snap, src, "sym", false, err);
     for (size_t i = 0; rc == 0 && i < sc->cfg->ntables; i++) {
         const struct cfg_table *t = &sc->cfg->tables[i];
         if (t->type == CFG_PARTITIONED) continue;
         PJOIN(src, im->src[0], t->name);
-        rc = import_clean(im->s, snap, src, t->name, err);
+        rc = import_clean(im->s, snap, src, t->name, false, err);
     }
     return rc;
 }
@@ -405,7 +405,7 @@ static int clean_part(struct imp *im, struct store_snap *snap, const struct scan
     char src[4600], rel[600];
     PJOIN(src, im->src[p->src], p->name);
     PJOIN(rel, im->tiers[p->src].name, p->name);
-    return import_clean(im->s, snap, src, rel, err);
+    return import_clean(im->s, snap, src, rel, false, err);
 }
 
 /* ---- rollback ---- */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -29,9 +30,72 @@ struct ingest {
     int64_t *map;                    /* staging index → store index */
     bool identity;                   /* map[i] == i for all i: files need no rewrite */
     struct strv rewritten;           /* staging files the store holds re-mapped copies of */
+    /* Files copied rather than linked, by reason (see take_how): the count and the
+     * first file, said once per reason at the end. */
+    uint64_t copied[3];
+    char     copied_first[3][256];
 };
 
 #define note(in, ...) import_say((in)->o->diag, (in)->o->arg, __VA_ARGS__)
+
+enum copy_why { COPY_KEPT, COPY_OWNER, COPY_NAMES };
+
+/* How a staging file may enter the store. A hard link shares the inode: the store
+ * may hold it only if nothing outside can change its bytes afterwards -- the staging
+ * name goes at the commit (not with --keep-staging), the store's owner owns it (so no
+ * one else may chmod it writable again), and it has no other name (another HDB's, a
+ * backup's). Otherwise the bytes are copied. */
+static enum store_take take_how(struct ingest *in, const char *src)
+{
+    struct stat st;
+    int why = -1;
+    if (in->o->keep_staging) why = COPY_KEPT;
+    else if (stat(src, &st) == 0 && st.st_uid != geteuid()) why = COPY_OWNER;
+    else if (stat(src, &st) == 0 && st.st_nlink > 1) why = COPY_NAMES;
+    if (why < 0) return STORE_TAKE_LINK;
+    if (!in->copied[why]++) snprintf(in->copied_first[why], sizeof in->copied_first[why], "%s", src);
+    return STORE_TAKE_COPY;
+}
+
+static void say_copies(struct ingest *in)
+{
+    static const char *const why[] = {"--keep-staging keeps the staging files",
+                                      "not owned by the store's owner, who must be able to keep them read-only",
+                                      "with another name besides the staging one (it could change them)"};
+    for (int i = 0; i < 3; i++)
+        if (in->copied[i])
+            note(in, "copied %llu file%s (e.g. '%s') instead of linking: %s", (unsigned long long)in->copied[i],
+                 in->copied[i] == 1 ? "" : "s", in->copied_first[i], why[i]);
+}
+
+/* Every symbolic link in the staging tree must lead inside it: a partition linked in
+ * from another HDB would otherwise put that HDB's files under the store. */
+static int refuse_outside_links(const char *real, const char *dir, int depth, struct smfs_err *err)
+{
+    struct strv names = {0};
+    int rc = import_list_dir(dir, &names, err);
+    size_t rl = strlen(real);
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        char p[4600], to[4096];
+        struct stat st;
+        PJOIN(p, dir, names.v[i]);
+        if (lstat(p, &st) < 0) {
+            rc = err_sys(err, "stat", p);
+            break;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            if (!realpath(p, to) || strncmp(to, real, rl) || (to[rl] != '/' && to[rl] != '\0'))
+                rc = err_set(err, -EXDEV, "'%s' is a symbolic link leading outside the staging directory (to '%s'): "
+                             "staging must hold the files themselves; nothing was changed", p,
+                             realpath(p, to) ? to : "nowhere");
+        } else if (S_ISDIR(st.st_mode) && depth < 8) {
+            rc = refuse_outside_links(real, p, depth + 1, err);
+        }
+    }
+    strv_free(&names);
+    return rc;
+}
+
 
 /* The current sym of the store (an empty list when it has none yet). */
 static int load_store_sym(struct ingest *in, struct smfs_err *err)
@@ -202,7 +266,7 @@ static int put_table(struct ingest *in, const struct scan_table *t, const char *
         PJOIN(src, srcdir, t->files.v[i]);
         int rc;
         if (!in->identity && is_sym_enum(src)) rc = put_remapped(in, path, src, tier, err);
-        else rc = store_tx_put_file(in->tx, path, src, STORE_TAKE_LINK, in->o->verify, tier, err);
+        else rc = store_tx_put_file(in->tx, path, src, take_how(in, src), in->o->verify, tier, err);
         if (rc < 0) return err_wrap(err, "ingest '%s'", src);
         if (fault_hit("ingest.file")) return err_set(err, -EIO, "injected fault at ingest.file");
         in->sum->files++;
@@ -256,6 +320,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
                        !strcmp(state, "running") ? "" : " --rollback");
     if (!realpath(o->staging, real)) return err_sys(err, "realpath", o->staging);
     if (!(sc.src[0].dir = strdup(real))) return err_set(err, -ENOMEM, "out of memory");
+    if ((rc = refuse_outside_links(real, real, 0, err)) < 0) goto out;
     rc = scan_run(&sc, err);
     if (rc == -EINVAL) {
         size_t n = scan_report(&sc, o->diag, o->arg);
@@ -352,12 +417,13 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
         char src[4600];
         PJOIN(src, real, sc.root_files.v[i]);
         if (!o->dry_run &&
-            (rc = store_tx_put_file(in.tx, sc.root_files.v[i], src, STORE_TAKE_LINK, o->verify, 0, err)) < 0)
+            (rc = store_tx_put_file(in.tx, sc.root_files.v[i], src, take_how(&in, src), o->verify, 0, err)) < 0)
             goto abort;
     }
     if (sum->new_symbols)
         note(&in, "sym: %llu new symbols appended%s", (unsigned long long)sum->new_symbols,
              in.identity ? "" : "; enumerations re-mapped");
+    say_copies(&in);
     if (o->dry_run) {
         store_tx_abort(in.tx);
         goto out;
@@ -380,24 +446,24 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
             char src[4600], rel[600];
             PJOIN(src, real, sc.parts[i].name);
             PJOIN(rel, segs[i], sc.parts[i].name);
-            rc = import_clean(s, snap, src, rel, err);
+            rc = import_clean(s, snap, src, rel, true, err);
         }
         for (size_t i = 0; rc == 0 && i < sc.nroots; i++) {
             char src[4600];
             PJOIN(src, real, sc.roots[i].name);
-            rc = import_clean(s, snap, src, sc.roots[i].name, err);
+            rc = import_clean(s, snap, src, sc.roots[i].name, true, err);
         }
         for (size_t i = 0; rc == 0 && i < sc.root_files.n; i++) {
             char src[4600];
             PJOIN(src, real, sc.root_files.v[i]);
-            rc = import_clean(s, snap, src, sc.root_files.v[i], err);
+            rc = import_clean(s, snap, src, sc.root_files.v[i], true, err);
         }
         store_snap_put(snap);
         /* The staging sym was merged into the store's, and the re-mapped files were
          * rewritten into it: the store holds all they said. */
         if (rc == 0 && sc.sym_path && unlink(sc.sym_path) < 0) rc = err_sys(err, "unlink", sc.sym_path);
         for (size_t i = 0; rc == 0 && i < in.rewritten.n; i++)
-            if (unlink(in.rewritten.v[i]) < 0) rc = err_sys(err, "unlink", in.rewritten.v[i]);
+            if (unlink(in.rewritten.v[i]) < 0 && errno != ENOENT) rc = err_sys(err, "unlink", in.rewritten.v[i]);
         if (rc == 0) import_prune(real);
         if (rc < 0) err_wrap(err, "version %llu is committed, but cleaning the staging directory failed",
                              (unsigned long long)sum->version);

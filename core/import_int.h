@@ -129,10 +129,11 @@ void import_say(void (*fn)(void *, const char *), void *arg, const char *fmt, ..
         __attribute__((format(printf, 3, 4)));
 
 /* Unlink the names under SRC (a file or a directory tree) whose store path REL in SNAP
- * names an object on the same inode: those files now live in the store. A copy (an
- * object on another inode) leaves its original alone. */
+ * names an object on the same inode: those files now live in the store (each made
+ * 0444 first). A copy (an object on another inode) leaves its original alone, unless
+ * COPIES (an ingest consumes its staging tree whole). */
 int  import_clean(struct store *s, struct store_snap *snap, const char *src, const char *rel,
-                  struct smfs_err *err) __attribute__((warn_unused_result));
+                  bool copies, struct smfs_err *err) __attribute__((warn_unused_result));
 
 /* Remove DIR and the directories under it that are left empty; others stay. */
 void import_prune(const char *dir);

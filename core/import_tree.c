@@ -115,9 +115,11 @@ out:
 }
 
 /* Unlink the original names under SRC (file or directory) whose store path REL in
- * SNAP names an object on the same inode: the file now lives in the store. */
+ * SNAP names an object on the same inode: the file now lives in the store. With
+ * COPIES, originals the store holds a copy of go too (an ingest consumes its staging
+ * tree whole; an import from another filesystem keeps its source). */
 int import_clean(struct store *s, struct store_snap *snap, const char *src, const char *rel,
-                      struct smfs_err *err)
+                 bool copies, struct smfs_err *err)
 {
     struct stat sb;
     if (lstat(src, &sb) < 0) return errno == ENOENT ? 0 : err_sys(err, "stat", src);
@@ -128,7 +130,7 @@ int import_clean(struct store *s, struct store_snap *snap, const char *src, cons
             char s2[4600], r2[1400];
             PJOIN(s2, src, names.v[i]);
             PJOIN(r2, rel, names.v[i]);
-            rc = import_clean(s, snap, s2, r2, err);
+            rc = import_clean(s, snap, s2, r2, copies, err);
         }
         strv_free(&names);
         return rc;
@@ -141,7 +143,10 @@ int import_clean(struct store *s, struct store_snap *snap, const char *src, cons
     int rc = store_object_path(s, &e, obj, sizeof obj, err);
     if (rc < 0) return rc;
     if (stat(obj, &ob) < 0) return err_sys(err, "stat", obj);
-    if (ob.st_dev != sb.st_dev || ob.st_ino != sb.st_ino) return 0;   /* a copy: the original stays */
+    if (ob.st_dev != sb.st_dev || ob.st_ino != sb.st_ino) {   /* a copy, read back when taken */
+        if (copies && unlink(src) < 0) return err_sys(err, "unlink", src);
+        return 0;
+    }
     /* Read-only before the original name goes: once the store holds the only name no
      * writer -- a symlink tree user, kdb+'s own .Q.en -- may change what a committed
      * version names. (A crash between the two leaves the original name 0444 until the

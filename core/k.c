@@ -149,7 +149,7 @@ struct k *k_enum(const char *dom, int64_t n)
     return x;
 }
 
-struct k *k_list(int64_t n)
+struct k *k_list_unset(int64_t n)
 {
     if (n < 0 || (uint64_t)n > SIZE_MAX / sizeof(struct k *)) return NULL;
     struct k *x = calloc(1, sizeof *x);
@@ -161,7 +161,13 @@ struct k *k_list(int64_t n)
         free(x);
         return NULL;
     }
-    for (int64_t i = 0; i < n; i++) {
+    return x;
+}
+
+struct k *k_list(int64_t n)
+{
+    struct k *x = k_list_unset(n);
+    for (int64_t i = 0; x && i < n; i++) {
         x->u.kk[i] = k_null();
         if (!x->u.kk[i]) {
             k_free(x);

@@ -112,6 +112,9 @@ struct k *k_error(const char *msg);            /* copies msg */
 struct k *k_vec(int8_t t, int64_t n);
 struct k *k_enum(const char *dom, int64_t n);
 struct k *k_list(int64_t n);
+/* A general list whose N items are NULL until the caller sets each (a decoder filling
+ * it in order); k_free copes with the NULLs of one abandoned half way. */
+struct k *k_list_unset(int64_t n);
 struct k *k_str(const char *s, size_t len);    /* char vector */
 struct k *k_symv(const char *const *names, int64_t n);
 

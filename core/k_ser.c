@@ -152,7 +152,25 @@ struct rd {
     size_t           off;
     bool             be;
     struct smfs_err *err;
+    uint64_t         mem_left;   /* what the decoded object may still take in memory */
+    uint64_t         mem_max;
 };
+
+/* What one K object costs besides its data: the struct and the allocator's share. A
+ * list of a million (::) is two million bytes on the wire and 64 MB decoded: the
+ * budget is charged before each allocation, so a compression bomb is refused before
+ * it takes the memory. */
+#define K_OBJ_COST 64
+
+static int charge(struct rd *r, uint64_t bytes, size_t at)
+{
+    if (bytes <= r->mem_left) {
+        r->mem_left -= bytes;
+        return 0;
+    }
+    return err_set(r->err, -E2BIG, "the object at offset %zu would take more than the %llu bytes a message "
+                   "may take decoded", at, (unsigned long long)r->mem_max);
+}
 
 static int r_short(struct rd *r, size_t need, const char *what)
 {
@@ -284,6 +302,7 @@ static int r_obj(struct rd *r, struct k **out, int depth)
     if (rc < 0) return rc;
     int8_t t = (int8_t)tb;
     struct k *x = NULL;
+    if ((rc = charge(r, K_OBJ_COST, start)) < 0) return rc;
 
     if (t == KT_ERROR) {
         x = k_atom(t);
@@ -328,6 +347,9 @@ static int r_obj(struct rd *r, struct k **out, int depth)
         if (ckd_mul_u64(&need, (uint64_t)n, (uint64_t)w) || need > left)
             return err_set(r->err, -EBADMSG, "%s vector at offset %zu claims %d items (%llu bytes), %zu bytes left",
                            k_type_name(t), start, n, (unsigned long long)need, left);
+        /* The items' memory: pointers for a list or symbols, the data otherwise. */
+        uint64_t mem = (uint64_t)n * (t == KT_SYM || t == KT_LIST ? sizeof(void *) : (uint64_t)w);
+        if ((rc = charge(r, mem, start)) < 0) return rc;
         if (t == KT_SYM) {   /* one block for all the names */
             size_t used;
             rc = k_symv_packed((const char *)r->p + r->off, left, n, &x, &used);
@@ -340,15 +362,12 @@ static int r_obj(struct rd *r, struct k **out, int depth)
             *out = x;
             return 0;
         }
-        x = k_vec(t, n);
+        x = t == KT_LIST ? k_list_unset(n) : k_vec(t, n);
         if (!x) return err_set(r->err, -ENOMEM, "out of memory for %d items", n);
         x->attr = attr;
         if (t == KT_LIST) {
-            for (int32_t i = 0; i < n; i++) {
-                k_free(x->u.kk[i]);
-                x->u.kk[i] = NULL;
+            for (int32_t i = 0; i < n; i++)
                 if ((rc = r_obj(r, &x->u.kk[i], depth + 1)) < 0) goto fail;
-            }
         } else {
             r_items(r, x->u.v, n, w, r->be && t != KT_GUID);
         }
@@ -415,7 +434,13 @@ fail:
 int k_deserialize(const uint8_t *p, size_t len, bool big_endian, struct k **out,
                   size_t *used, struct smfs_err *err)
 {
-    struct rd r = { p, len, 0, big_endian, err };
+    return k_deserialize_within(p, len, big_endian, UINT64_MAX, out, used, err);
+}
+
+int k_deserialize_within(const uint8_t *p, size_t len, bool big_endian, uint64_t max_mem,
+                         struct k **out, size_t *used, struct smfs_err *err)
+{
+    struct rd r = { p, len, 0, big_endian, err, max_mem, max_mem };
     int rc = r_obj(&r, out, 0);
     if (rc < 0) {
         *out = NULL;

@@ -31,5 +31,11 @@ int64_t k_ser_size(const struct k *x);
  * consumed, which may be less than len. */
 int k_deserialize(const uint8_t *p, size_t len, bool big_endian, struct k **out,
                   size_t *used, struct smfs_err *err) __attribute__((warn_unused_result));
+/* k_deserialize that refuses, with -E2BIG and before allocating it, an object that
+ * would take more than MAX_MEM bytes decoded (every object counted at its struct and
+ * allocator cost plus its data): what a peer's message may expand to. */
+int k_deserialize_within(const uint8_t *p, size_t len, bool big_endian, uint64_t max_mem,
+                         struct k **out, size_t *used, struct smfs_err *err)
+        __attribute__((warn_unused_result));
 
 #endif

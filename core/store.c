@@ -74,8 +74,8 @@ void vers_remove_locked(struct store *s, uint64_t version)
     s->nvers--;
 }
 
-int obj_hash(int from, int to, uint8_t *buf, const char *what, uint64_t *size, uint64_t *sum,
-             struct smfs_err *err)
+int obj_hash(int from, int to, uint8_t *buf, const char *what, const char *dst, uint64_t *size,
+             uint64_t *sum, struct smfs_err *err)
 {
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
@@ -89,7 +89,12 @@ int obj_hash(int from, int to, uint8_t *buf, const char *what, uint64_t *size, u
         for (ssize_t done = 0; to >= 0 && done < r;) {
             ssize_t w = write(to, buf + done, (size_t)(r - done));
             if (w < 0 && errno == EINTR) continue;
-            if (w < 0) return err_sys(err, "write", what);
+            if (w < 0) {
+                /* The write failed where the bytes were going: name that file (a full
+                 * store disk is the store's problem, not the source's). */
+                int rc = err_sys(err, "write", dst ? dst : what);
+                return dst ? err_wrap(err, "copying '%s'", what) : rc;
+            }
             done += w;
         }
         *size += (uint64_t)r;
@@ -161,7 +166,7 @@ static int make_objects(const char *dir, struct smfs_err *err)
     for (unsigned i = 0; i < 256; i++) {
         if (snprintf(p, sizeof p, "%s/objects/%02x", dir, i) >= (int)sizeof p)
             return err_set(err, -ENAMETOOLONG, "tier directory '%s' is too long a path", dir);
-        int rc = file_mkdirs(p, 0755, err);
+        int rc = file_mkdirs(p, STORE_DIR_MODE, err);
         if (rc < 0) return rc;
     }
     /* The fan-out directories' names durable before STORE names this tier: a tier
@@ -195,13 +200,13 @@ int store_create(const char *home, const struct store_tier *tiers, size_t ntiers
         if (i > 0 && strchr(tiers[i].path, '\n'))
             return err_set(err, -EINVAL, "tier '%s': path has a newline", nm);
     }
-    int rc = file_mkdirs(home, 0755, err);
+    int rc = file_mkdirs(home, STORE_DIR_MODE, err);
     if (rc < 0) return rc;
     char p[PATH_MAX];
     if (store_exists(home))
         return err_set(err, -EEXIST, "'%s' is already a store", home);
     snprintf(p, sizeof p, "%s/packs", home);
-    if ((rc = file_mkdirs(p, 0755, err)) < 0) return rc;
+    if ((rc = file_mkdirs(p, STORE_DIR_MODE, err)) < 0) return rc;
     for (size_t i = 0; i < ntiers; i++)
         if ((rc = make_objects(i == 0 ? home : tiers[i].path, err)) < 0) return rc;
     /* The first pack, empty. A leftover from an earlier create that died before
@@ -279,7 +284,7 @@ static int take_lock(struct store *s, struct smfs_err *err)
 {
     char p[PATH_MAX + 16];
     snprintf(p, sizeof p, "%s/lock", s->home);
-    s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (s->lock_fd < 0) return err_sys(err, "open", p);
     if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK) return err_sys(err, "flock", p);
@@ -313,6 +318,7 @@ int store_open(const char *home, const struct store_opts *o, struct store **out,
     s->home_fd = s->lock_fd = s->packs_fd = -1;
     for (size_t i = 0; i < STORE_TIERS_MAX; i++) s->obj_fd[i] = -1;
     pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->why_mu, NULL);
     pthread_rwlock_init(&s->idx, NULL);
     s->no_sync = o && o->no_sync;
     s->pack_max = o && o->pack_max ? o->pack_max : STORE_PACK_MAX;
@@ -368,6 +374,7 @@ void store_close(struct store *s)
     if (s->home_fd >= 0) close(s->home_fd);
     pthread_rwlock_destroy(&s->idx);
     pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->why_mu);
     free(s);
 }
 

@@ -123,6 +123,15 @@ int store_lock_pid(struct store *s, struct smfs_err *err) __attribute__((warn_un
 void store_close(struct store *s);
 
 uint64_t store_current(struct store *s);          /* 0: no version yet */
+
+/* Whether an index write or sync failed (a full disk, an I/O error) and writes are
+ * held until the log is cut back; *WHY (may be NULL) says what failed. Any thread,
+ * never blocks on a running commit. */
+bool store_broken(struct store *s, char *why, size_t n);
+/* Cut the log back to its last sync point so writes may go on (the next transaction
+ * or vacuum does this by itself); 0, or -EIO with *err saying why not (then only a
+ * reopen mends it). Takes the writer lock: not on a thread that must not wait. */
+int store_repair(struct store *s, struct smfs_err *err) __attribute__((warn_unused_result));
 const char *store_home(const struct store *s);    /* borrowed, valid until close */
 size_t store_ntiers(const struct store *s);
 const struct store_tier *store_tier(const struct store *s, size_t i);  /* NULL if out of range */
@@ -189,6 +198,7 @@ int store_tx_put_fd(struct store_tx *tx, const char *path, int fd, unsigned tier
 enum store_take {
     STORE_TAKE_RENAME = 1,   /* move SRC into the store; SRC is gone afterwards */
     STORE_TAKE_LINK   = 2,   /* hard-link SRC; it stays where it is */
+    STORE_TAKE_COPY   = 3,   /* copy SRC's bytes; SRC is left alone */
 };
 /* Take the file SRC without copying its data when it is on the tier's filesystem;
  * otherwise copy it (and, for RENAME, unlink SRC once the commit is durable).

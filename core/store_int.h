@@ -88,8 +88,30 @@ struct store {
     _Atomic uint64_t  current;              /* [X][A] readable without idx */
 
     uint64_t          next_oid, next_tid;   /* [W] */
-    bool              broken;               /* [W] a failed index write: reopen */
+    atomic_bool       broken;               /* [W] written, [A] read anywhere (health):
+                                               a failed index write; no write until
+                                               store_repair_locked cut the log back */
+    pthread_mutex_t   why_mu;               /* guards broken_why only; never held long */
+    char              broken_why[ERR_MSG_MAX];  /* [why_mu] what failed */
+    bool              needs_reopen;         /* [W] broken in a way only a reopen mends */
+    uint32_t          synced_seq;           /* [W] the log's end at the last successful */
+    uint64_t          synced_off;           /*     pack_sync: a durable, whole prefix */
 };
+
+/* A failed index write or sync: no write until the log is cut back (store_repair_locked),
+ * since the page cache may hold a torn record past the last sync. WHY (may be NULL)
+ * says what failed. */
+void store_mark_broken(struct store *s, const struct smfs_err *why);
+/* Cut the log back to its end at the last successful sync and make that durable:
+ * then memory and disk agree again and writes may go on. -EIO (and broken stays)
+ * if the cut cannot be made. With the writer lock held. */
+int  store_repair_locked(struct store *s, struct smfs_err *err);
+
+/* A store's directories: its owner, and its group, may enter them; nobody else may
+ * reach an object but through what serves it (the FUSE mount checks each reader
+ * against the view's modes; a symlink tree shared with other users needs them in the
+ * store's group). */
+#define STORE_DIR_MODE 0750
 
 /* store_pack.c */
 int  pack_open_all(struct store *s, struct store_recovery *rep, struct smfs_err *err);
@@ -121,8 +143,8 @@ int  object_rel(uint64_t oid, char *buf, size_t len);   /* "xx/0000…": no erro
 /* Read FROM to its end, hashing it (XXH3-64) and, when TO >= 0, writing it to TO.
  * BUF is scratch of OBJ_CHUNK bytes; WHAT names the file in errors. */
 #define OBJ_CHUNK (1u << 20)
-int  obj_hash(int from, int to, uint8_t *buf, const char *what, uint64_t *size, uint64_t *sum,
-              struct smfs_err *err);
+int  obj_hash(int from, int to, uint8_t *buf, const char *what, const char *dst, uint64_t *size,
+               uint64_t *sum, struct smfs_err *err);
 
 /* store_tree.c: the tree payload format. */
 #define TREE_HDR       24u

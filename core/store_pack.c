@@ -109,8 +109,23 @@ static void hdr_encode(uint8_t *h, uint32_t seq)
 int pack_create(struct store *s, uint32_t seq, struct smfs_err *err)
 {
     char name[32];
+    /* The pack being sealed is synced first: pack_sync syncs only the last pack, so
+     * records a commit wrote here before rolling over (its trees) would otherwise
+     * reach the disk after the commit record in the next pack, and a crash between
+     * would leave a commit naming trees that never became durable. */
+    if (s->npacks > 0) {
+        struct pack *prev = &s->packs[s->npacks - 1];
+        if (prev->fd >= 0 && !s->no_sync && fdatasync(prev->fd) < 0) {
+            pack_name(prev->seq, name, sizeof name);
+            err_sys(err, "fdatasync", name);
+            store_mark_broken(s, err);
+            return err->code;
+        }
+        s->synced_seq = prev->seq;
+        s->synced_off = prev->size;
+    }
     pack_name(seq, name, sizeof name);
-    int fd = openat(s->packs_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = openat(s->packs_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) return err_sys(err, "open", name);
     uint8_t h[PACK_HDR];
     hdr_encode(h, seq);
@@ -204,15 +219,25 @@ int pack_append(struct store *s, uint8_t type, uint64_t id, const void *p, uint3
     /* A torn record, for the crash tests: half of it reaches the file. */
     if (fault_hit("pack.torn_record")) {
         if (pwrite(pk->fd, h, REC_HDR, (off_t)pk->size) < 0) {}
-        s->broken = true;
-        return err_set(err, -EIO, "injected fault at pack.torn_record");
+        err_set(err, -EIO, "injected fault at pack.torn_record");
+        store_mark_broken(s, err);
+        return -EIO;
     }
     ssize_t w = pwritev(pk->fd, iov, 3, (off_t)pk->size);
-    if (w != (ssize_t)total) {
-        s->broken = true;
-        if (w < 0) return err_sys(err, "write", name);
-        return err_set(err, -EIO, "write(%s): short write, %zd of %llu bytes", name, w,
-                       (unsigned long long)total);
+    if (w >= 0 && w != (ssize_t)total) {
+        /* A short write is the disk filling up: write the rest to learn why (ENOSPC,
+         * EDQUOT…), so the message says so rather than counting bytes. */
+        char rest[REC_HDR + 8] = {0};
+        errno = EIO;
+        if (pwrite(pk->fd, rest, 1, (off_t)(pk->size + (uint64_t)w)) >= 0) errno = EIO;
+        w = -1;
+    }
+    if (w < 0) {
+        char path[PATH_MAX + 48];
+        snprintf(path, sizeof path, "%s/packs/%s", s->home, name);
+        err_sys(err, "write", path);
+        store_mark_broken(s, err);
+        return err->code;
     }
     *loc = loc_make(pk->seq, pk->size);
     /* Readers learn of the record only through locations published later under idx;
@@ -225,14 +250,86 @@ int pack_append(struct store *s, uint8_t type, uint64_t id, const void *p, uint3
 
 int pack_sync(struct store *s, struct smfs_err *err)
 {
-    if (s->no_sync) return 0;
     struct pack *pk = &s->packs[s->npacks - 1];
-    if (fdatasync(pk->fd) < 0) {
-        s->broken = true;
+    if (!s->no_sync && fdatasync(pk->fd) < 0) {
+        char path[PATH_MAX + 48];
+        snprintf(path, sizeof path, "%s/packs/p%08u.pack", s->home, pk->seq);
+        err_sys(err, "fdatasync", path);
+        store_mark_broken(s, err);
+        return err->code;
+    }
+    /* Everything up to here is durable and whole: what a repair cuts back to. Earlier
+     * packs were synced before the log moved on to this one (pack_create). */
+    s->synced_seq = pk->seq;
+    s->synced_off = pk->size;
+    return 0;
+}
+
+void store_mark_broken(struct store *s, const struct smfs_err *why)
+{
+    pthread_mutex_lock(&s->why_mu);
+    if (!atomic_load(&s->broken))
+        snprintf(s->broken_why, sizeof s->broken_why, "%s", why && why->msg[0] ? why->msg : "an index write failed");
+    atomic_store(&s->broken, true);
+    pthread_mutex_unlock(&s->why_mu);
+}
+
+bool store_broken(struct store *s, char *why, size_t n)
+{
+    if (!atomic_load(&s->broken)) return false;
+    pthread_mutex_lock(&s->why_mu);
+    if (why) snprintf(why, n, "%s", s->broken_why);
+    pthread_mutex_unlock(&s->why_mu);
+    return true;
+}
+
+int store_repair(struct store *s, struct smfs_err *err)
+{
+    pthread_mutex_lock(&s->wlock);
+    int rc = store_repair_locked(s, err);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+int store_repair_locked(struct store *s, struct smfs_err *err)
+{
+    if (!atomic_load(&s->broken)) return 0;
+    if (s->needs_reopen)
+        return err_set(err, -EIO, "a commit reached the disk but not this process's memory: reopen the store");
+    /* Packs begun after the last sync hold nothing published: they go, newest first,
+     * and the directory is synced before anything reuses their numbers. */
+    bool removed = false;
+    while (s->npacks > 1 && s->packs[s->npacks - 1].seq > s->synced_seq) {
+        struct pack *pk = &s->packs[s->npacks - 1];
         char name[32];
         pack_name(pk->seq, name, sizeof name);
-        return err_sys(err, "fdatasync", name);
+        pthread_rwlock_wrlock(&s->idx);
+        munmap(pk->map, pk->reserve);
+        if (pk->fd >= 0) close(pk->fd);
+        s->npacks--;
+        pthread_rwlock_unlock(&s->idx);
+        if (unlinkat(s->packs_fd, name, 0) < 0 && errno != ENOENT)
+            return err_sys(err, "unlink", name);
+        removed = true;
     }
+    struct pack *pk = &s->packs[s->npacks - 1];
+    if (pk->seq != s->synced_seq) return err_set(err, -EIO, "the index's last sync point is lost: reopen the store");
+    /* The cut: the bytes after the last sync (a torn record, or records of a commit that
+     * failed) go from the file and from the page cache; nothing published points there.
+     * Made durable before any new record is appended after it. */
+    if (ftruncate(pk->fd, (off_t)s->synced_off) < 0 || (!s->no_sync && fdatasync(pk->fd) < 0) ||
+        (removed && !s->no_sync && fsync(s->packs_fd) < 0)) {
+        char path[PATH_MAX + 48];
+        snprintf(path, sizeof path, "%s/packs/p%08u.pack", s->home, pk->seq);
+        return err_sys(err, "truncate", path);
+    }
+    pthread_rwlock_wrlock(&s->idx);
+    pk->size = s->synced_off;
+    pthread_rwlock_unlock(&s->idx);
+    pthread_mutex_lock(&s->why_mu);
+    atomic_store(&s->broken, false);
+    s->broken_why[0] = '\0';
+    pthread_mutex_unlock(&s->why_mu);
     return 0;
 }
 
@@ -585,6 +682,8 @@ int pack_open_all(struct store *s, struct store_recovery *rep, struct smfs_err *
     }
     s->next_oid = sc.max_oid ? sc.max_oid : 1;
     s->next_tid = sc.max_tid ? sc.max_tid : 1;
+    s->synced_seq = last->seq;   /* what open found is durable (the tail cut was synced) */
+    s->synced_off = last->size;
     atomic_store(&s->current, s->nvers ? s->vers[s->nvers - 1].version : 0);
     if (rep) {
         rep->version = atomic_load(&s->current);

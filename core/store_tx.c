@@ -372,12 +372,21 @@ static int write_all(int fd, const uint8_t *p, size_t n, const char *what, struc
 }
 
 /* Read FROM to its end, hashing, and copy it to TO unless TO is -1. */
-static int copy_hash(struct store_tx *tx, int from, int to, const char *what, uint64_t *size,
+static int copy_hash(struct store_tx *tx, int from, int to, const char *what, const char *dst, uint64_t *size,
                      uint64_t *sum, struct smfs_err *err)
 {
     if (!tx->copybuf && !(tx->copybuf = malloc(OBJ_CHUNK)))
         return err_set(err, -ENOMEM, "out of memory reading '%s'", what);
-    return obj_hash(from, to, tx->copybuf, what, size, sum, err);
+    return obj_hash(from, to, tx->copybuf, what, dst, size, sum, err);
+}
+
+/* "<tier path>/objects/xx/<id>": an object's file as a message names it. */
+static const char *obj_name(const struct store *s, unsigned tier, uint64_t oid, char *buf, size_t n)
+{
+    char rel[32];
+    object_rel(oid, rel, sizeof rel);
+    snprintf(buf, n, "%s/objects/%s", s->tiers[tier].path, rel);
+    return buf;
 }
 
 int store_tx_put_bytes(struct store_tx *tx, const char *path, const void *p, size_t n,
@@ -388,7 +397,8 @@ int store_tx_put_bytes(struct store_tx *tx, const char *path, const void *p, siz
     uint64_t oid;
     int fd = obj_create(tx, tier, &oid, err);
     if (fd < 0) return err_wrap(err, "put '%s'", path);
-    rc = write_all(fd, p, n, path, err);
+    char dst[PATH_MAX + 64];
+    rc = write_all(fd, p, n, obj_name(tx->s, tier, oid, dst, sizeof dst), err);
     close(fd);
     if (rc < 0) return err_wrap(err, "put '%s'", path);
     if (fault_hit("tx.object")) return err_set(err, -EIO, "injected fault at tx.object");
@@ -406,7 +416,8 @@ int store_tx_put_fd(struct store_tx *tx, const char *path, int fd, unsigned tier
     int ofd = obj_create(tx, tier, &oid, err);
     if (ofd < 0) return err_wrap(err, "put '%s'", path);
     struct tree_ent e = { .kind = STORE_FILE, .tier = (uint8_t)tier, .id = oid, .mtime_ns = tx->now };
-    rc = copy_hash(tx, fd, ofd, path, &e.size, &e.sum, err);
+    char dst[PATH_MAX + 64];
+    rc = copy_hash(tx, fd, ofd, path, obj_name(tx->s, tier, oid, dst, sizeof dst), &e.size, &e.sum, err);
     close(ofd);
     if (rc < 0) return err_wrap(err, "put '%s'", path);
     if (fault_hit("tx.object")) return err_set(err, -EIO, "injected fault at tx.object");
@@ -426,7 +437,9 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
     struct tree_ent e = { .kind = STORE_FILE, .tier = (uint8_t)tier, .mtime_ns = tx->now,
                           .size = (uint64_t)sb.st_size };
     char rel[32];
-    for (;;) {
+    rc = -1;
+    errno = EXDEV;   /* STORE_TAKE_COPY: straight to the copy below */
+    for (; how != STORE_TAKE_COPY;) {
         e.id = s->next_oid++;
         object_rel(e.id, rel, sizeof rel);
         if (how == STORE_TAKE_RENAME)
@@ -452,7 +465,8 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
             close(to);
             return err_set(err, -ENOMEM, "out of memory taking '%s'", src);
         }
-        rc = copy_hash(tx, from, to, src, &e.size, &e.sum, err);
+        char dst[PATH_MAX + 64];
+        rc = copy_hash(tx, from, to, src, obj_name(s, tier, e.id, dst, sizeof dst), &e.size, &e.sum, err);
         close(from);
         close(to);
         if (rc < 0) return err_wrap(err, "put '%s'", path);
@@ -462,7 +476,7 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
             int fd = openat(s->obj_fd[tier], rel, O_RDONLY | O_CLOEXEC);
             if (fd < 0) return err_sys(err, "open", rel);
             uint64_t sz, sum;
-            rc = copy_hash(tx, fd, -1, rel, &sz, &sum, err);
+            rc = copy_hash(tx, fd, -1, rel, NULL, &sz, &sum, err);
             close(fd);
             if (rc < 0) return rc;
             if (sz != e.size || sum != e.sum)
@@ -479,7 +493,7 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
         if (verify) {
             int fd = openat(s->obj_fd[tier], rel, O_RDONLY | O_CLOEXEC);
             if (fd < 0) return err_sys(err, "open", rel);
-            rc = copy_hash(tx, fd, -1, src, &e.size, &e.sum, err);
+            rc = copy_hash(tx, fd, -1, src, NULL, &e.size, &e.sum, err);
             close(fd);
             if (rc < 0) return err_wrap(err, "put '%s'", path);
         } else {
@@ -564,7 +578,9 @@ static int move_file(struct store_tx *tx, struct tree_ent *e, unsigned tier, str
         return err_sys(err, "open", tmp);
     }
     uint64_t size, sum;
-    int rc = copy_hash(tx, from, to, e->name, &size, &sum, err);
+    char dst[PATH_MAX + 64];
+    snprintf(dst, sizeof dst, "%s/objects/%s", s->tiers[tier].path, tmp);
+    int rc = copy_hash(tx, from, to, e->name, dst, &size, &sum, err);
     close(from);
     close(to);
     if (rc == 0 && (size != e->size || (!(e->flags & STORE_F_NOSUM) && sum != e->sum)))
@@ -575,7 +591,7 @@ static int move_file(struct store_tx *tx, struct tree_ent *e, unsigned tier, str
         /* Verify the copy as the tier returns it before anything points at it. */
         int fd = openat(s->obj_fd[tier], tmp, O_RDONLY | O_CLOEXEC);
         uint64_t sz2, sum2;
-        rc = fd < 0 ? err_sys(err, "open", tmp) : copy_hash(tx, fd, -1, tmp, &sz2, &sum2, err);
+        rc = fd < 0 ? err_sys(err, "open", tmp) : copy_hash(tx, fd, -1, tmp, NULL, &sz2, &sum2, err);
         if (fd >= 0) close(fd);
         if (rc == 0 && (sz2 != size || sum2 != sum))
             rc = err_set(err, -EIO, "copy of '%s' in tier '%s' reads back differently", e->name,
@@ -668,8 +684,11 @@ int store_tx_begin(struct store *s, struct store_tx **out, struct smfs_err *err)
     if (!tx) return err_set(err, -ENOMEM, "out of memory starting a transaction");
     pthread_mutex_lock(&s->wlock);
     int rc = 0;
-    if (s->broken) {
-        rc = err_set(err, -EIO, "store '%s' needs reopen after a failed index write", s->home);
+    /* After a failed index write (a full disk, say), the log is cut back to its last
+     * sync point before anything is appended again; if that fails too, writes stay
+     * refused and say why. */
+    if (s->broken && store_repair_locked(s, err) < 0) {
+        rc = err_wrap(err, "store '%s' cannot write after a failed index write (%s)", s->home, s->broken_why);
         goto fail;
     }
     tx->s = s;
@@ -753,7 +772,7 @@ static int append_tree(struct store_tx *tx, struct buf *b, uint64_t *tid, struct
     if (rc < 0) return rc;
     if (hold(tx, *tid, loc) < 0) return err_set(err, -ENOMEM, "out of memory writing trees");
     if (fault_hit("commit.tree")) {
-        s->broken = true;
+        store_mark_broken(s, err);
         return err_set(err, -EIO, "injected fault at commit.tree");
     }
     return 0;
@@ -916,12 +935,12 @@ int store_tx_commit(struct store_tx *tx, uint64_t *version, struct smfs_err *err
     if (rc == 0) rc = pack_sync(s, err);
     if (rc == 0 && fault_hit("commit.trees_synced")) rc = err_set(err, -EIO, "injected fault at commit.trees_synced");
     if (rc < 0) {
-        s->broken = true;
+        store_mark_broken(s, err);
         goto fail;
     }
     if (reserve_publish(s, tx->npending / 2) < 0 || encode_commit(tx, v, root, &b) < 0) {
         rc = err_set(err, -ENOMEM, "out of memory committing version %llu", (unsigned long long)v);
-        s->broken = true;
+        store_mark_broken(s, err);
         goto fail;
     }
     /* 3/4. The commit record. From here on it may be on disk whatever we report, so
@@ -936,13 +955,17 @@ int store_tx_commit(struct store_tx *tx, uint64_t *version, struct smfs_err *err
      * crash before telling anyone. */
     if (rc == 0) rc = pack_sync(s, err);
     if (rc < 0) {
-        s->broken = true;
+        store_mark_broken(s, err);
         goto fail;
     }
     if (fault_hit("commit.durable")) {
         /* After the commit point: the crash tests kill here and expect version v. */
         rc = err_set(err, -EIO, "injected fault at commit.durable");
-        s->broken = true;
+        store_mark_broken(s, err);
+        /* Version v is durable but not in memory: a cut back to the last sync would
+         * keep it, and the next commit would reuse its number. Only a reopen (which
+         * reads it back) mends this. */
+        s->needs_reopen = true;
         goto fail;
     }
     /* Publish. Nothing can fail: the map and the version table were grown above. */

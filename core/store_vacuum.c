@@ -104,7 +104,7 @@ static int drop_versions(struct store *s, uint32_t keep, struct store_vacuum_rep
          * (sweep_tier). An unlink that reached disk before the record would, after a
          * crash, leave a version that reopens as kept yet has lost its files. */
         if (rc == 0) rc = pack_sync(s, err);
-        if (rc < 0) s->broken = true;
+        if (rc < 0) store_mark_broken(s, err);
         buf_release(&b);
     }
     free(drop);
@@ -243,7 +243,7 @@ static int compact(struct store *s, double below, const struct u64map *live,
      * copies are an uncommitted tail); after it, store_open finishes the unlinks. */
     if (rc == 0) rc = pack_sync(s, err);
     if (rc < 0) {
-        s->broken = true;
+        store_mark_broken(s, err);
         goto out;
     }
     /* Switch, then unmap: no reader holds a pointer into a pack outside idx. */
@@ -290,8 +290,8 @@ int store_vacuum(struct store *s, const struct store_vacuum_opts *o,
     pthread_mutex_lock(&s->wlock);
     struct u64map tids = { 0 }, objs = { 0 };
     int rc = 0;
-    if (s->broken) {
-        rc = err_set(err, -EIO, "store '%s' needs reopen after a failed index write", s->home);
+    if (s->broken && (rc = store_repair_locked(s, err)) < 0) {
+        err_wrap(err, "store '%s' cannot write after a failed index write (%s)", s->home, s->broken_why);
         goto out;
     }
     if ((rc = drop_versions(s, keep, &r, err)) < 0) goto out;

@@ -149,7 +149,7 @@ static void check_object(struct vctx *v, uint64_t version, const char *full, con
     }
     uint64_t size, sum;
     struct smfs_err rerr;
-    int rc = obj_hash(fd, -1, v->buf, rel, &size, &sum, &rerr);
+    int rc = obj_hash(fd, -1, v->buf, rel, NULL, &size, &sum, &rerr);
     close(fd);
     if (rc < 0) {
         problem(v, "version %llu: '%s': %s", (unsigned long long)version, path, rerr.msg);

@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "fs/fdcache.h"
 #include "fs/passthrough.h"
 
 /* Every name and attribute of a version is immutable, and the few that a new version
@@ -40,6 +42,7 @@ struct mount {
     _Atomic uint64_t    lookups, getattrs, readdirs, opens, pt_opens, reads, read_bytes,
                         releases, erofs;
     unsigned            readahead_kb;
+    struct fdcache     *fds;         /* the cached path's descriptors, bounded */
     pthread_t           runner;      /* the thread in mount_run, while running is set */
     atomic_bool         running;
 };
@@ -49,7 +52,6 @@ struct ofile {
     bool               pt;           /* passthrough: nothing to read here */
     const uint8_t     *mem;          /* par.txt */
     size_t             len;
-    _Atomic int        fd;           /* cached path: -1 until the first READ */
     struct view_file   f;            /* holds the version until release */
 };
 
@@ -247,6 +249,12 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 /* ---- files --------------------------------------------------------------------------- */
 
+static int fd_open(void *arg, const struct store_entry *obj, struct smfs_err *err)
+{
+    struct mount *m = arg;
+    return store_object_open(m->s, obj, err);
+}
+
 static int pt_open_cb(void *arg, const struct store_entry *obj)
 {
     struct mount *m = arg;
@@ -282,7 +290,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         free(of);
         return reply_err(req, "open", &e);
     }
-    atomic_init(&of->fd, -1);
     atomic_fetch_add(&m->opens, 1);
     fi->noflush = 1;   /* nothing to flush read-only: saves a FLUSH per close */
     if (of->f.memory) {
@@ -342,17 +349,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_buf(req, (const char *)of->mem + o, n);
         return;
     }
-    int fd = atomic_load(&of->fd);
-    if (fd < 0) {
-        /* Opened at the first READ, not at open: a mapped file served from the page
-         * cache never costs an fd. */
-        struct smfs_err e = {0};
-        int nfd = store_object_open(m->s, &of->f.obj, &e);
-        if (nfd < 0) return reply_err(req, "read", &e);
-        int expect = -1;
-        if (atomic_compare_exchange_strong(&of->fd, &expect, nfd)) fd = nfd;
-        else close(nfd), fd = expect;
-    }
+    /* The object's fd comes from the bounded cache at each READ, not at open: a mapped
+     * file served from the page cache never costs one, and 24,000 files held open
+     * cost at most the cache's bound (fs/fdcache.h). */
+    struct smfs_err e = {0};
+    struct fdcache_hold h;
+    int fd = fdcache_get(m->fds, &of->f.obj, fd_open, m, &h, &e);
+    if (fd < 0) return reply_err(req, "read", &e);
     struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
     bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
     bv.buf[0].fd = fd;
@@ -360,6 +363,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     uint64_t left = of->f.obj.size > (uint64_t)off ? of->f.obj.size - (uint64_t)off : 0;
     atomic_fetch_add(&m->read_bytes, left < size ? left : size);
     fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+    fdcache_put(m->fds, &h);   /* the reply has read the bytes: the fd is free again */
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -368,8 +372,6 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
     atomic_fetch_add(&m->releases, 1);
     if (of->pt) view_pt_release(m->v, ino, pt_close_cb, m);
-    int fd = atomic_load(&of->fd);
-    if (fd >= 0) close(fd);
     view_close(m->v, &of->f);
     free(of);
     fuse_reply_err(req, 0);
@@ -566,9 +568,20 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
     m->max_threads = o->max_threads;
     m->readahead_kb_opt = o->readahead_kb;
     m->pt_on = o->passthrough;
+    /* A quarter of the descriptors smfs may have, at most 16,384, for the cached path:
+     * the rest stay for sockets, the store's packs and passthrough registrations. */
+    struct rlimit rl;
+    size_t fdmax = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 4 : 4096;
+    if (fdmax > 16384) fdmax = 16384;
+    if (fdmax < 16) fdmax = 16;
+    if (fdcache_new(o->max_fds ? o->max_fds : fdmax, &m->fds)) {
+        free(m);   /* nothing else to free yet */
+        return err_set(err, -ENOMEM, "out of memory");
+    }
     char *real = realpath(o->mountpoint, NULL);
     if (!real) {
         int rc = err_sys(err, "realpath", o->mountpoint);
+        fdcache_free(m->fds);
         free(m);
         return rc;
     }
@@ -580,6 +593,7 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
          * is cleared as fusermount3 -u would; a live one is refused. */
         if (statvfs(real, &sv) == 0 || errno != ENOTCONN) {
             free(real);
+            fdcache_free(m->fds);
             free(m);
             return err_set(err, -EBUSY, "'%s' is already a live FUSE mount (another smfs?): unmount it first",
                            o->mountpoint);
@@ -588,6 +602,7 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
             int rc = err_sys(err, "umount2", real);
             err_wrap(err, "mount point '%s' is a dead FUSE mount; clear it with fusermount3 -u", o->mountpoint);
             free(real);
+            fdcache_free(m->fds);
             free(m);
             return rc;
         }
@@ -657,8 +672,14 @@ void mount_free(struct mount *m)
         if (m->mounted) fuse_session_unmount(m->se);
         fuse_session_destroy(m->se);
     }
+    fdcache_free(m->fds);
     free(m->mountpoint);
     free(m);
+}
+
+void mount_forget_fds(struct mount *m)
+{
+    fdcache_drop(m->fds);
 }
 
 void mount_stop(struct mount *m)
@@ -696,6 +717,10 @@ void mount_stats(struct mount *m, struct mount_stats *st)
     st->read_bytes = m->read_bytes;
     st->releases = m->releases;
     st->erofs = m->erofs;
+    struct fdcache_stats fs;
+    fdcache_stats(m->fds, &fs);
+    st->fds_open = fs.open;
+    st->fds_max = fs.max;
     st->passthrough = m->pt_on;
     st->passthrough_offered = m->pt_offered;
     st->readahead_kb = m->readahead_kb;

@@ -2,9 +2,9 @@
  * (fs/view.h) read-only, with kernel passthrough for store objects where the kernel
  * and our capabilities allow it, and the cached path (splice from the object file,
  * keep_cache, raised readahead) otherwise. Knobs and why: fuse-perf.md §5–6.
- * Owns:    the FUSE session, its mount, the request threads, and one fd per open
- *          file on the cached path (opened at its first READ, closed at RELEASE);
- *          no fd per inode or object.
+ * Owns:    the FUSE session, its mount, the request threads, and the cached path's
+ *          descriptors: at most max_fds, shared by every open of an object, least
+ *          recently used closed first (fs/fdcache.h); no fd per inode or open.
  * Never:   writes (every write, create, rename or unlink is EROFS); uses direct_io
  *          (it breaks MAP_SHARED); sends a notification from a request thread
  *          (invalidating inside a request can deadlock: CurvineIO/curvine #853).
@@ -34,6 +34,7 @@ struct mount_opts {
     bool              single_thread;
     unsigned          max_threads;   /* 0: libfuse's default */
     unsigned          readahead_kb;  /* 0: the backing disk's, at least 1024 */
+    size_t            max_fds;       /* cached path's descriptors; 0: RLIMIT_NOFILE / 4 */
 };
 
 struct mount_stats {
@@ -41,6 +42,7 @@ struct mount_stats {
     uint64_t erofs;                  /* writes refused */
     bool     passthrough;            /* passthrough is in use */
     bool     passthrough_offered;    /* the kernel's INIT offered it (asked only with the hook) */
+    uint64_t fds_open, fds_max;      /* the cached path's descriptors (fs/fdcache.h) */
     unsigned readahead_kb;           /* what the FUSE bdi was set to (0: unchanged) */
 };
 
@@ -59,5 +61,9 @@ void mount_stop(struct mount *m);
 void mount_publish(struct mount *m, const struct view_change *c);
 
 void mount_stats(struct mount *m, struct mount_stats *st);
+
+/* Close the cached path's idle descriptors (after a vacuum, so unlinked objects give
+ * their space back). Any thread. */
+void mount_forget_fds(struct mount *m);
 
 #endif

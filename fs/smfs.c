@@ -74,11 +74,13 @@ static int hook_publish(void *arg, uint64_t *old, struct smfs_err *err)
 }
 
 /* Writer thread, after a vacuum: the symlink tree drops the v<N>$ of dropped versions
- * (the FUSE view learns it from the store: their inodes answer ESTALE). */
+ * (the FUSE view learns it from the store: their inodes answer ESTALE), and the FUSE
+ * cached path closes its idle descriptors, so unlinked objects give their space back. */
 static int hook_vacuumed(void *arg, struct smfs_err *err)
 {
     struct daemon *d = arg;
-    return vanilla_publish(d->vanilla_dir, d->view, d->store, err);
+    if (d->mount) mount_forget_fds(d->mount);
+    return d->vanilla_dir ? vanilla_publish(d->vanilla_dir, d->view, d->store, err) : 0;
 }
 
 static uint64_t hook_current(void *arg)
@@ -110,6 +112,8 @@ static void hook_stats(void *arg, struct control_view_stats *st)
     st->read_bytes = ms.read_bytes;
     st->releases = ms.releases;
     st->erofs = ms.erofs;
+    st->fds_open = ms.fds_open;
+    st->fds_max = ms.fds_max;
 }
 
 /* Loop thread (smctl stop): end the FUSE session, or wake the symlink mode's wait. */
@@ -318,7 +322,7 @@ static int start_control(struct daemon *d)
     struct control_opts co = {
         .admin_path = d->admin, .cfg = d->cfg, .store = d->store, .mountpoint = d->mnt,
         .hooks = {.arg = d, .mode = d->mount ? "fuse" : "vanilla", .publish = hook_publish,
-                  .vacuumed = d->vanilla_dir ? hook_vacuumed : NULL, .current = hook_current,
+                  .vacuumed = hook_vacuumed, .current = hook_current,
                   .stats = hook_stats, .stop = hook_stop},
         .q_port = o->q_port, .q_host = o->q_host, .q_unix = d->qsock[0] ? d->qsock : NULL,
         .q_users = o->users, .q_unix_mode = o->q_socket_mode, .q_unix_chgrp = o->socket_chgrp,

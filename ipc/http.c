@@ -141,7 +141,8 @@ int http_new(struct ev_loop *loop, const struct http_opts *o, http_handler_fn *f
     h->o = *o;
     if (!h->o.max_body) h->o.max_body = 64 << 10;
     if (!h->o.max_conns) h->o.max_conns = 128;
-    if (!h->o.idle_s) h->o.idle_s = 30;
+    if (!h->o.idle_s) h->o.idle_s = 10;
+    if (!h->o.max_per_ip) h->o.max_per_ip = h->o.max_conns / 4 ? h->o.max_conns / 4 : 1;
     h->epfd = -1;
     const char *host = o->host ? o->host : "127.0.0.1";
 
@@ -158,6 +159,9 @@ int http_new(struct ev_loop *loop, const struct http_opts *o, http_handler_fn *f
     h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, h->o.max_conns,
+                            /* One address may not take every connection (slowloris): the
+                             * rest stay for everyone else. */
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->o.max_per_ip,
                             MHD_OPTION_CONNECTION_TIMEOUT, h->o.idle_s,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 << 10),
                             MHD_OPTION_NOTIFY_COMPLETED, on_done, h,

@@ -4,7 +4,9 @@
  * its own is started.
  * Owns:    the MHD daemon and its sockets, request bodies while they arrive.
  * Never:   blocks the loop (handlers answer at once); accepts a body over max_body
- *          (413) or a connection over max_conns; binds beyond loopback unless asked.
+ *          (413), a connection over max_conns or over max_per_ip from one address, or a
+ *          request that takes more than 32 KiB of memory; binds beyond loopback unless
+ *          asked.
  * Threads: the loop's thread only.
  * Sequence: http_new → ev_run(loop) … → http_free (before the loop is freed).
  * Errors:  0 or -errno with *err filled. */
@@ -38,7 +40,8 @@ struct http_opts {
     int         port;             /* 0: any free port (http_port says which) */
     size_t      max_body;         /* 0: 64 KiB */
     unsigned    max_conns;        /* 0: 128 */
-    unsigned    idle_s;           /* 0: 30 s */
+    unsigned    max_per_ip;       /* 0: max_conns / 4: connections from one address */
+    unsigned    idle_s;           /* 0: 10 s: a connection silent this long is closed */
 };
 
 struct http_stats {

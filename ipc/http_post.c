@@ -1,6 +1,8 @@
 /* ipc/http_post.c: see http_post.h. curl's multi_socket API: curl says which sockets
  * to watch (on_socket) and when to call it back (on_curl_timer); we run
- * curl_multi_socket_action from the loop and collect finished transfers. */
+ * curl_multi_socket_action from the loop and collect finished transfers. At most
+ * max_active transfers run at once; the others wait in a FIFO holding no socket, so a
+ * fan-out to thousands of callbacks costs the loop the same per event as to a few. */
 #include "ipc/http_post.h"
 
 #include <curl/curl.h>
@@ -16,8 +18,10 @@ struct xfer {
     uint64_t           tag;
     int                tries;      /* done so far */
     int64_t            retry_timer;
+    bool               active;     /* holds one of the max_active slots */
     char               errbuf[CURL_ERROR_SIZE];
-    struct xfer       *next;
+    struct xfer       *prev, *next;   /* p->all: removal in O(1) */
+    struct xfer       *qnext;         /* p->queue: waiting for a slot */
 };
 
 struct http_post {
@@ -28,6 +32,8 @@ struct http_post {
     http_post_done_fn    *done;
     void                 *arg;
     struct xfer          *all;     /* every request, in flight or waiting to retry */
+    struct xfer          *qhead, *qtail;   /* waiting for a slot, oldest first */
+    int                   active;
     struct http_post_stats st;
 };
 
@@ -95,6 +101,7 @@ int http_post_new(struct ev_loop *loop, const struct http_post_opts *o, http_pos
     if (p->o.timeout_ms <= 0) p->o.timeout_ms = 5000;
     if (p->o.tries <= 0) p->o.tries = 3;
     if (p->o.backoff_ms <= 0) p->o.backoff_ms = 250;
+    if (p->o.max_active <= 0) p->o.max_active = 32;
     p->done = done;
     p->arg = arg;
     if (!(p->multi = curl_multi_init())) {
@@ -112,11 +119,16 @@ int http_post_new(struct ev_loop *loop, const struct http_post_opts *o, http_pos
 static void xfer_free(struct xfer *x)
 {
     struct http_post *p = x->p;
-    for (struct xfer **pp = &p->all; *pp; pp = &(*pp)->next)
-        if (*pp == x) {
-            *pp = x->next;
+    if (x->prev) x->prev->next = x->next;
+    else if (p->all == x) p->all = x->next;
+    if (x->next) x->next->prev = x->prev;
+    for (struct xfer **q = &p->qhead; *q; q = &(*q)->qnext)   /* only ever at free time */
+        if (*q == x) {
+            *q = x->qnext;
+            if (p->qtail == x) p->qtail = NULL;
             break;
         }
+    if (x->active) p->active--;
     if (x->retry_timer) ev_timer_del(p->loop, x->retry_timer);
     if (x->easy) {
         curl_multi_remove_handle(p->multi, x->easy);
@@ -143,6 +155,44 @@ static size_t discard(char *ptr, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+static int start(struct xfer *x);
+
+/* X may run now: start it if a slot is free, else queue it. */
+static int launch(struct xfer *x)
+{
+    struct http_post *p = x->p;
+    if (p->active < p->o.max_active) return start(x);
+    x->qnext = NULL;
+    if (p->qtail) p->qtail->qnext = x;
+    else p->qhead = x;
+    p->qtail = x;
+    p->st.queued++;
+    return 0;
+}
+
+/* A slot came free (X finished a try): hand it to the oldest waiting transfer. */
+static void release_slot(struct xfer *x)
+{
+    struct http_post *p = x->p;
+    if (x->active) {
+        x->active = false;
+        p->active--;
+    }
+    while (p->qhead && p->active < p->o.max_active) {
+        struct xfer *n = p->qhead;
+        p->qhead = n->qnext;
+        if (!p->qhead) p->qtail = NULL;
+        n->qnext = NULL;
+        if (start(n)) {
+            p->st.failed++;
+            p->st.in_flight--;
+            uint64_t tag = n->tag;
+            xfer_free(n);
+            p->done(p->arg, tag, false, 0, "out of memory");
+        }
+    }
+}
+
 /* Start (or restart) X's transfer. */
 static int start(struct xfer *x)
 {
@@ -166,7 +216,10 @@ static int start(struct xfer *x)
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     x->tries++;
-    return curl_multi_add_handle(p->multi, x->easy) == CURLM_OK ? 0 : -ENOMEM;
+    if (curl_multi_add_handle(p->multi, x->easy) != CURLM_OK) return -ENOMEM;
+    x->active = true;
+    p->active++;
+    return 0;
 }
 
 int http_post(struct http_post *p, const char *url, const char *body, uint64_t tag,
@@ -180,8 +233,9 @@ int http_post(struct http_post *p, const char *url, const char *body, uint64_t t
     x->body = strdup(body);
     x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     x->next = p->all;
+    if (p->all) p->all->prev = x;
     p->all = x;
-    if (!x->url || !x->body || !x->hdrs || start(x)) {
+    if (!x->url || !x->body || !x->hdrs || launch(x)) {
         xfer_free(x);
         return err_set(err, -ENOMEM, "http client: cannot start a request to %s", url);
     }
@@ -195,7 +249,7 @@ static int64_t on_retry(struct ev_loop *loop, void *arg)
     (void)loop;
     struct xfer *x = arg;
     x->retry_timer = 0;
-    if (start(x)) {
+    if (launch(x)) {
         struct http_post *p = x->p;
         p->st.failed++;
         p->st.in_flight--;
@@ -219,6 +273,7 @@ static void check_done(struct http_post *p)
         CURLcode rc = m->data.result;
         bool ok = rc == CURLE_OK && status >= 200 && status < 300;
         bool final = ok || (rc == CURLE_OK && status < 500) || x->tries >= p->o.tries;
+        release_slot(x);
         if (!final) {
             /* Back off: 250 ms, 500 ms, … so a restarting receiver gets a moment. */
             p->st.retries++;

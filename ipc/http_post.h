@@ -27,10 +27,12 @@ struct http_post_opts {
     int timeout_ms;     /* per try; 0: 5000 */
     int tries;          /* 0: 3 */
     int backoff_ms;     /* first pause, doubled each time; 0: 250 */
+    int max_active;     /* transfers at once, the rest wait their turn; 0: 32 */
 };
 
 struct http_post_stats {
     uint64_t started, succeeded, failed, retries, in_flight;
+    uint64_t queued;    /* requests that waited for a free slot */
 };
 
 int http_post_new(struct ev_loop *loop, const struct http_post_opts *o, http_post_done_fn *done,

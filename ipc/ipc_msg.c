@@ -66,6 +66,12 @@ out:
 int ipc_decode(const uint8_t *msg, size_t n, size_t max, struct k **out, enum ipc_type *type,
                struct smfs_err *err)
 {
+    return ipc_decode_within(msg, n, max, (uint64_t)max * IPC_DECODE_FACTOR, out, type, err);
+}
+
+int ipc_decode_within(const uint8_t *msg, size_t n, size_t max, uint64_t max_mem, struct k **out,
+                      enum ipc_type *type, struct smfs_err *err)
+{
     struct ipc_hdr h;
     *out = NULL;
     if (n < IPC_HDR) return err_set(err, -EPROTO, "q IPC message of %zu bytes is shorter than its header", n);
@@ -82,7 +88,7 @@ int ipc_decode(const uint8_t *msg, size_t n, size_t max, struct k **out, enum ip
         msg = plain;
     }
     size_t used = 0;
-    rc = k_deserialize(msg + IPC_HDR, plen - IPC_HDR, h.big_endian, out, &used, err);
+    rc = k_deserialize_within(msg + IPC_HDR, plen - IPC_HDR, h.big_endian, max_mem, out, &used, err);
     if (rc == 0 && used != plen - IPC_HDR) {
         rc = err_set(err, -EBADMSG, "q IPC body has %zu bytes after its object", plen - IPC_HDR - used);
         k_free(*out);

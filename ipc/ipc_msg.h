@@ -50,8 +50,14 @@ struct sockaddr;
 bool ipc_peer_local(const struct sockaddr *a);
 
 /* Decode the whole message MSG[0..n) (header included; decompressed if need be, the
- * uncompressed length bounded by MAX). *out is the body; *type the message type. */
+ * uncompressed length bounded by MAX). *out is the body; *type the message type. What
+ * the body may take in memory decoded is bounded too: IPC_DECODE_FACTOR x MAX, or
+ * MAX_MEM with ipc_decode_within; over it, -E2BIG before the memory is taken (a
+ * compressed list of a million (::) is a few KB on the wire). */
+#define IPC_DECODE_FACTOR 4
 int ipc_decode(const uint8_t *msg, size_t n, size_t max, struct k **out, enum ipc_type *type,
                struct smfs_err *err) __attribute__((warn_unused_result));
+int ipc_decode_within(const uint8_t *msg, size_t n, size_t max, uint64_t max_mem, struct k **out,
+                      enum ipc_type *type, struct smfs_err *err) __attribute__((warn_unused_result));
 
 #endif

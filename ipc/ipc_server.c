@@ -2,9 +2,16 @@
  * Each connection is a small state machine fed with whatever bytes arrive:
  *   LOGIN   bytes up to a NUL: "user:password" + capability byte (< 32) — at most
  *           HS_MAX bytes and handshake_ms, or the connection is dropped
- *   HEADER  8 bytes, checked at once (type, flags, length within max_msg)
+ *   HEADER  8 bytes, checked at once (type, flags, length within the peer's limit:
+ *           max_msg after a login against the user file, max_msg_anon otherwise);
+ *           no message for idle_ms closes a connection that is not kept
  *   BODY    the rest, grown as it arrives (a lying length costs what was sent,
- *           not what was claimed), no byte for stall_ms drops it
+ *           not what was claimed) within a budget shared by all connections, and
+ *           due within stall_ms of its header (plus a second per MiB) however
+ *           slowly it trickles
+ * Limits a peer cannot talk its way around: max_conns in all and max_per_addr per
+ * address, refusals logged once per LOG_WINDOW_MS with a count; at the fd limit
+ * (EMFILE) the backlog is drained through a spare descriptor and accepting pauses. 
  * Closing is deferred: a connection found dead is unlinked at once but freed only
  * when the current event is done with it, so a handler may close any connection,
  * its own included. */
@@ -33,6 +40,12 @@
 #define READ_CHUNK    65536
 #define READ_BUDGET   (4u << 20)     /* bytes read per event before yielding to others */
 #define SWEEP_MS      200
+#define LOG_WINDOW_MS 10000          /* refusals: one line, then a count per window */
+#define FD_PAUSE_MS   250            /* accepting rests this long after EMFILE */
+#define MSG_ANON_DFLT ((size_t)1 << 20)
+#define MSG_AUTH_DFLT ((size_t)64 << 20)
+#define BUFFERED_DFLT ((size_t)256 << 20)
+#define IDLE_DFLT_MS  600000
 
 enum conn_state { LOGIN, HEADER, BODY };
 
@@ -43,6 +56,9 @@ struct conn {
     enum conn_state    st;
     bool               local;        /* Unix socket or loopback: kdb+ does not compress */
     bool               dead;
+    bool               anon;         /* no user file: smaller limits */
+    bool               keep;         /* exempt from idle_ms (a registered DAP) */
+    char               addr[80];     /* per-address accounting: an IP, or "uid:N" */
     uint8_t            cap;
     char              *user;
     char               peer[80];
@@ -80,7 +96,24 @@ struct ipc_server {
     ipc_response_fn       *on_response;
     void                  *response_arg;
     struct ipc_stats       st;
+    int                    spare_fd;      /* /dev/null, given up to drain an EMFILE backlog */
+    int64_t                paused_until;  /* accepting rests after EMFILE (ev_now_ms) */
+    struct {
+        int64_t  until;                   /* the current window's end */
+        uint64_t quiet;                   /* refusals not logged in it */
+    } rlog[4];                            /* by enum refusal */
 };
+
+/* Kinds of refusal, each logged in its own windows: one cause does not hide another. */
+enum refusal { REF_FULL, REF_ADDR, REF_FDS, REF_OTHER };
+static const char *const refusal_name[] = {"at the connection limit", "at the per-address limit",
+                                           "for want of file descriptors", "by accept errors"};
+
+/* A connection's message limit. */
+static size_t conn_max(const struct conn *c)
+{
+    return c->anon ? c->srv->o.max_msg_anon : c->srv->o.max_msg;
+}
 
 /* --- logging ------------------------------------------------------------------- */
 
@@ -95,6 +128,34 @@ static void logf_(struct ipc_server *s, enum ipc_log_level lv, const char *fmt, 
     va_end(ap);
     if (s->o.log) s->o.log(s->o.log_arg, lv, msg);
     else fprintf(stderr, "smfs ipc: %s\n", msg);
+}
+
+/* A refusal: the first of a window is logged, the rest counted and summed up once
+ * the window ends, so 20,000 refused connections cost a few lines, not 20,000. */
+static void refusal_flush(struct ipc_server *s, enum refusal k)
+{
+    if (s->rlog[k].quiet)
+        logf_(s, IPC_LOG_WARN, "%llu more connections refused %s in the last %d s (not logged one by one)",
+              (unsigned long long)s->rlog[k].quiet, refusal_name[k], LOG_WINDOW_MS / 1000);
+    s->rlog[k].quiet = 0;
+}
+
+static void refusal(struct ipc_server *s, enum refusal k, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refusal(struct ipc_server *s, enum refusal k, const char *fmt, ...)
+{
+    int64_t now = ev_now_ms();
+    if (now < s->rlog[k].until) {
+        s->rlog[k].quiet++;
+        return;
+    }
+    refusal_flush(s, k);
+    s->rlog[k].until = now + LOG_WINDOW_MS;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    logf_(s, IPC_LOG_WARN, "%s (further refusals for %d s are counted, not logged)", msg, LOG_WINDOW_MS / 1000);
 }
 
 /* --- connections --------------------------------------------------------------------- */
@@ -137,6 +198,7 @@ static void conn_kill(struct conn *c, bool dropped, const char *fmt, ...)
         }
     }
     c->dead = true;
+    s->st.buffered -= c->st == BODY ? c->in.len : 0;
     ev_del(s->loop, c->fd);
     close(c->fd);
     c->fd = -1;
@@ -298,7 +360,23 @@ static void dispatch(struct conn *c, const uint8_t *msg, size_t n)
     struct k *x = NULL;
     enum ipc_type type;
     s->st.msgs_in++;
-    if (ipc_decode(msg, n, s->o.max_msg, &x, &type, &err)) {
+    size_t max = conn_max(c);
+    uint64_t max_mem = s->o.max_decoded ? s->o.max_decoded : (uint64_t)max * IPC_DECODE_FACTOR;
+    int rc = ipc_decode_within(msg, n, max, max_mem, &x, &type, &err);
+    if (rc == -E2BIG) {
+        /* Well-formed but too big once decoded (a compression bomb): kdb+'s 'limit to
+         * a sync call, and the connection goes on. */
+        s->st.limit_replies++;
+        logf_(s, IPC_LOG_WARN, "connection %llu (%s): message refused with 'limit: %s", (unsigned long long)c->id,
+              c->peer, err.msg);
+        if (msg[1] == IPC_SYNC) {
+            struct k *e = k_error("limit");
+            if (!e || conn_send(c, IPC_RESPONSE, e, &err)) conn_kill(c, true, "cannot reply 'limit");
+            k_free(e);
+        }
+        return;
+    }
+    if (rc) {
         conn_kill(c, true, "bad message: %s", err.msg);
         return;
     }
@@ -358,12 +436,13 @@ static void login(struct conn *c)
     }
     memset(c->hs, 0, sizeof c->hs);   /* the password is not kept */
     c->cap = cap < IPC_CAP ? cap : IPC_CAP;
+    c->anon = !s->auth;
     if (buf_put_u8(&c->out, c->cap)) {
         conn_kill(c, true, "out of memory");
         return;
     }
     c->st = HEADER;
-    c->deadline = 0;
+    c->deadline = c->keep ? 0 : ev_now_ms() + s->o.idle_ms;
     logf_(s, IPC_LOG_INFO, "connection %llu (%s): user '%s' logged in, capability %u",
           (unsigned long long)c->id, c->peer, c->user, c->cap);
     conn_flush(c);
@@ -372,11 +451,27 @@ static void login(struct conn *c)
 /* A whole message has arrived: back to waiting for a header, then run it. */
 static void body_done(struct conn *c)
 {
+    struct ipc_server *s = c->srv;
     c->st = HEADER;
     c->hdrlen = 0;
-    c->deadline = 0;
+    s->st.buffered -= c->in.len;
+    c->deadline = c->keep ? 0 : ev_now_ms() + s->o.idle_ms;
     dispatch(c, c->in.p, c->in.len);
     buf_release(&c->in);
+}
+
+/* N more bytes of body are about to be buffered: within the budget all connections
+ * share, or this connection goes (the one that would pass it). */
+static bool budget_ok(struct conn *c, size_t n)
+{
+    struct ipc_server *s = c->srv;
+    if (s->st.buffered + n <= s->o.max_buffered) {
+        s->st.buffered += n;
+        return true;
+    }
+    conn_kill(c, true, "message input over budget: %llu bytes buffered across connections, limit %zu",
+              (unsigned long long)s->st.buffered, s->o.max_buffered);
+    return false;
 }
 
 /* Feed P[0..n) through the state machine. */
@@ -399,31 +494,36 @@ static void feed(struct conn *c, const uint8_t *p, size_t n)
             if (nul) login(c);
         } else if (c->st == HEADER) {
             size_t take = IPC_HDR - c->hdrlen < n ? IPC_HDR - c->hdrlen : n;
+            /* The clock of a message starts at its first byte; later bytes do not
+             * wind it back (a byte every few seconds must not hold a slot). */
+            if (c->hdrlen == 0) c->deadline = ev_now_ms() + s->o.stall_ms;
             memcpy(c->hdr + c->hdrlen, p, take);
             c->hdrlen += take;
             p += take;
             n -= take;
-            c->deadline = ev_now_ms() + s->o.stall_ms;
             if (c->hdrlen < IPC_HDR) continue;
-            if (ipc_hdr_parse(c->hdr, s->o.max_msg, &c->h, &err)) {
-                conn_kill(c, true, "%s", err.msg);
+            if (ipc_hdr_parse(c->hdr, conn_max(c), &c->h, &err)) {
+                conn_kill(c, true, "%s%s", err.msg, c->anon ? " (the limit for a peer without a login; "
+                                                             "a user file raises it)" : "");
                 return;
             }
             buf_init(&c->in, c->h.len);
+            if (!budget_ok(c, IPC_HDR)) return;
             if (buf_append(&c->in, c->hdr, IPC_HDR)) {
                 conn_kill(c, true, "out of memory");
                 return;
             }
+            c->deadline += (int64_t)(c->h.len >> 20) * 1000;   /* a second per MiB on top */
             c->st = BODY;
         } else {
             size_t want = c->h.len - c->in.len, take = want < n ? want : n;
+            if (!budget_ok(c, take)) return;
             if (buf_append(&c->in, p, take)) {
                 conn_kill(c, true, "out of memory for a %u-byte message", c->h.len);
                 return;
             }
             p += take;
             n -= take;
-            c->deadline = ev_now_ms() + s->o.stall_ms;
             if (c->in.len == c->h.len) body_done(c);
         }
     }
@@ -446,9 +546,9 @@ static ssize_t body_recv(struct conn *c)
     ssize_t r = recv(c->fd, c->in.p + c->in.len, want, 0);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
     if (r <= 0) return -1;
+    if (!budget_ok(c, (size_t)r)) return -1;
     c->in.len += (size_t)r;
     s->st.bytes_in += (uint64_t)r;
-    c->deadline = ev_now_ms() + s->o.stall_ms;
     if (c->in.len == c->h.len) body_done(c);
     return r;
 }
@@ -510,6 +610,48 @@ static void describe(const struct sockaddr_storage *a, char *out, size_t n)
     }
 }
 
+/* The address a peer is counted under: its IP (without the port), or for a Unix
+ * socket peer its uid (SO_PEERCRED). */
+static void addr_key(int fd, const struct sockaddr_storage *a, const char *peer, char *out, size_t n)
+{
+    if (a->ss_family == AF_UNIX) {
+        struct ucred cr;
+        socklen_t l = sizeof cr;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0) snprintf(out, n, "uid:%u", (unsigned)cr.uid);
+        else snprintf(out, n, "unix");
+        return;
+    }
+    snprintf(out, n, "%s", peer);
+    char *colon = strrchr(out, ':');
+    if (colon) *colon = '\0';   /* "1.2.3.4:5678" → "1.2.3.4", "[::1]:5678" → "[::1]" */
+}
+
+static int addr_count(const struct ipc_server *s, const char *key)
+{
+    int n = 0;
+    for (const struct conn *c = s->conns; c; c = c->next) n += !strcmp(c->addr, key);
+    return n;
+}
+
+/* Out of file descriptors: the kernel keeps the peers queued and the listener stays
+ * readable, so without this the loop would spin logging EMFILE. The spare descriptor
+ * is given up to accept (and close) one peer, and accepting rests a moment. */
+static void out_of_fds(struct ipc_server *s, int lfd)
+{
+    s->st.refused_fds++;
+    if (s->spare_fd >= 0) {
+        close(s->spare_fd);
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) close(fd);
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    s->paused_until = ev_now_ms() + FD_PAUSE_MS;
+    if (s->tcp_fd >= 0) ev_mod(s->loop, s->tcp_fd, 0);
+    if (s->unix_fd >= 0) ev_mod(s->loop, s->unix_fd, 0);
+    refusal(s, REF_FDS, "refused a connection: out of file descriptors (%s); accepting rests %d ms", strerror(EMFILE),
+            FD_PAUSE_MS);
+}
+
 static void on_accept(struct ev_loop *loop, int lfd, unsigned ev, void *arg)
 {
     struct ipc_server *s = arg;
@@ -519,15 +661,24 @@ static void on_accept(struct ev_loop *loop, int lfd, unsigned ev, void *arg)
         socklen_t al = sizeof a;
         int fd = accept4(lfd, (struct sockaddr *)&a, &al, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                logf_(s, IPC_LOG_ERROR, "accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE) out_of_fds(s, lfd);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                refusal(s, REF_OTHER, "accept: %s", strerror(errno));
             return;
         }
-        char peer[80];
+        char peer[80], key[80];
         describe(&a, peer, sizeof peer);
+        addr_key(fd, &a, peer, key, sizeof key);
         if (s->st.conns >= (uint64_t)s->o.max_conns) {
             s->st.refused_full++;
-            logf_(s, IPC_LOG_WARN, "refused %s: %d connections already open (the limit)", peer, s->o.max_conns);
+            refusal(s, REF_FULL, "refused %s: %d connections already open (the limit)", peer, s->o.max_conns);
+            close(fd);
+            continue;
+        }
+        int from = addr_count(s, key);
+        if (from >= s->o.max_per_addr) {
+            s->st.refused_addr++;
+            refusal(s, REF_ADDR, "refused %s: %d connections already open from %s (the limit per address)", peer, from, key);
             close(fd);
             continue;
         }
@@ -545,6 +696,7 @@ static void on_accept(struct ev_loop *loop, int lfd, unsigned ev, void *arg)
         c->id = ++s->next_id;
         c->local = ipc_peer_local((const struct sockaddr *)&a);
         snprintf(c->peer, sizeof c->peer, "%s", peer);
+        snprintf(c->addr, sizeof c->addr, "%s", key);
         c->deadline = ev_now_ms() + s->o.handshake_ms;
         buf_init(&c->out, (size_t)UINT32_MAX * 2);
         buf_init(&c->in, 0);
@@ -561,7 +713,8 @@ static void on_accept(struct ev_loop *loop, int lfd, unsigned ev, void *arg)
     }
 }
 
-/* Drop logins and messages that stopped making progress. */
+/* Drop logins and messages that stopped making progress, and idle connections; let
+ * a paused listener accept again; say how many refusals went unlogged. */
 static int64_t sweep(struct ev_loop *loop, void *arg)
 {
     struct ipc_server *s = arg;
@@ -570,11 +723,23 @@ static int64_t sweep(struct ev_loop *loop, void *arg)
     for (struct conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (!c->deadline || now < c->deadline) continue;
-        if (c->st == LOGIN)
+        if (c->st == LOGIN) {
             conn_kill(c, true, "no login within %d ms", s->o.handshake_ms);
-        else
-            conn_kill(c, true, "message stalled: no byte for %d ms", s->o.stall_ms);
+        } else if (c->st == HEADER && c->hdrlen == 0) {
+            s->st.idle_closed++;
+            conn_kill(c, false, "idle for %d s (no message; a registered connection is kept)", s->o.idle_ms / 1000);
+        } else {
+            conn_kill(c, true, "message too slow: not whole %d ms after its first byte (%u bytes, %zu arrived)",
+                      s->o.stall_ms, c->h.len, c->in.len);
+        }
     }
+    if (s->paused_until && now >= s->paused_until) {
+        s->paused_until = 0;
+        if (s->tcp_fd >= 0) ev_mod(s->loop, s->tcp_fd, EV_READ);
+        if (s->unix_fd >= 0) ev_mod(s->loop, s->unix_fd, EV_READ);
+    }
+    for (int k = 0; k < 4; k++)
+        if (now >= s->rlog[k].until) refusal_flush(s, (enum refusal)k);
     reap(s);
     return SWEEP_MS;
 }
@@ -634,12 +799,18 @@ int ipc_server_new(struct ev_loop *loop, const struct ipc_server_opts *o, struct
     s->o = *o;
     s->tcp_fd = s->unix_fd = s->port = -1;
     s->sweep = -1;
-    if (!s->o.max_msg) s->o.max_msg = IPC_MAX_MSG_DFLT;
+    if (!s->o.max_msg) s->o.max_msg = MSG_AUTH_DFLT;
     if (s->o.max_msg > UINT32_MAX / 2) s->o.max_msg = UINT32_MAX / 2;
+    if (!s->o.max_msg_anon) s->o.max_msg_anon = MSG_ANON_DFLT;
+    if (s->o.max_msg_anon > s->o.max_msg) s->o.max_msg_anon = s->o.max_msg;
+    if (!s->o.max_buffered) s->o.max_buffered = BUFFERED_DFLT;
     if (!s->o.max_conns) s->o.max_conns = 256;
+    if (!s->o.max_per_addr) s->o.max_per_addr = s->o.max_conns / 2 ? s->o.max_conns / 2 : 1;
     if (!s->o.handshake_ms) s->o.handshake_ms = 5000;
     if (!s->o.stall_ms) s->o.stall_ms = 60000;
+    if (!s->o.idle_ms) s->o.idle_ms = IDLE_DFLT_MS;
     if (!s->o.max_out) s->o.max_out = 2 * s->o.max_msg;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->o.user_file = NULL;   /* not kept: only the parsed entries are */
     s->o.unix_path = NULL;   /* kept as s->unix_path once bound */
     int rc = 0;
@@ -672,6 +843,7 @@ void ipc_server_free(struct ipc_server *s)
         if (!sock_abstract(s->unix_path)) unlink(s->unix_path);
     }
     if (s->sweep > 0) ev_timer_del(s->loop, s->sweep);
+    if (s->spare_fd >= 0) close(s->spare_fd);
     for (size_t i = 0; i < s->nh; i++) free(s->h[i].name);
     free(s->h);
     free(s->unix_path);
@@ -733,4 +905,12 @@ void ipc_server_close_conn(struct ipc_server *s, uint64_t id)
 void ipc_server_stats(const struct ipc_server *s, struct ipc_stats *st)
 {
     *st = s->st;
+}
+
+void ipc_server_keep(struct ipc_server *s, uint64_t conn, bool keep)
+{
+    struct conn *c = conn_find(s, conn);
+    if (!c) return;
+    c->keep = keep;
+    if (c->st == HEADER && c->hdrlen == 0) c->deadline = keep ? 0 : ev_now_ms() + s->o.idle_ms;
 }

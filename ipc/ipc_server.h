@@ -38,10 +38,22 @@ struct ipc_server_opts {
     bool        unix_chgrp;    /* give its file the group unix_gid (else: the creator's) */
     gid_t       unix_gid;
     const char *user_file;     /* NULL: anyone may log in */
-    size_t      max_msg;       /* 0: IPC_MAX_MSG_DFLT; also bounds decompressed size */
+    size_t      max_msg;       /* 0: 64 MiB for a peer that logged in with a user file;
+                                  also bounds the decompressed size */
+    size_t      max_msg_anon;  /* 0: 1 MiB: the same for a peer that did not (no user file:
+                                  anyone may connect; the SM API's calls are small) */
+    uint64_t    max_decoded;   /* 0: IPC_DECODE_FACTOR x the peer's max_msg: memory one
+                                  decoded message may take (a compression bomb gets 'limit) */
+    size_t      max_buffered;  /* 0: 256 MiB: message bytes buffered across all connections;
+                                  the connection that would pass it is dropped */
     int         max_conns;     /* 0: 256 */
+    int         max_per_addr;  /* 0: max_conns / 2: connections from one address (TCP peers
+                                  by IP; Unix peers by uid) */
     int         handshake_ms;  /* 0: 5000; a login not finished by then is dropped */
-    int         stall_ms;      /* 0: 60000; a message with no new byte for this long */
+    int         stall_ms;      /* 0: 60000; a message must arrive within this long of its
+                                  first byte (plus a second per MiB), however it trickles */
+    int         idle_ms;       /* 0: 600000; a connection with no message for this long is
+                                  closed, unless kept (ipc_server_keep: a registered DAP) */
     size_t      max_out;       /* 0: 2 * max_msg; output queued for a peer that does not read */
     bool        compress_local;/* compress to loopback and Unix peers too (tests) */
     ipc_log_fn *log;           /* NULL: one line per event on stderr */
@@ -72,6 +84,11 @@ typedef void ipc_response_fn(struct ipc_server *srv, uint64_t conn, const struct
 struct ipc_stats {
     uint64_t conns;            /* open now */
     uint64_t accepted, refused_full, refused_login, dropped;   /* dropped: protocol, limit, stall */
+    uint64_t refused_addr;     /* an address over max_per_addr */
+    uint64_t refused_fds;      /* accepted and closed at once: out of file descriptors */
+    uint64_t idle_closed;      /* closed after idle_ms without a message */
+    uint64_t limit_replies;    /* messages refused with 'limit (too big decoded) */
+    uint64_t buffered;         /* message bytes buffered now, all connections */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     uint64_t errors;           /* calls answered with a q error */
 };
@@ -96,6 +113,9 @@ int ipc_server_port(const struct ipc_server *s);
 int ipc_server_send(struct ipc_server *s, uint64_t conn, enum ipc_type type, const struct k *x,
                     struct smfs_err *err) __attribute__((warn_unused_result));
 void ipc_server_close_conn(struct ipc_server *s, uint64_t conn);
+/* Exempt CONN from the idle deadline (a registered query process waits for hours) or
+ * put it back under it. */
+void ipc_server_keep(struct ipc_server *s, uint64_t conn, bool keep);
 void ipc_server_stats(const struct ipc_server *s, struct ipc_stats *st);
 
 #endif

@@ -122,6 +122,8 @@ static void print_status(json_t *r)
     printf("smfs pid %lld, %s mount at %s, up %lld s\n", I(r, "pid"), S(r, "mode"), S(r, "mountpoint"),
            I(r, "uptime_s"));
     printf("store %s, current version %lld\n", S(r, "store"), I(r, "current"));
+    if (*S(r, "store_error"))
+        printf("store: WRITES HELD until it recovers (retried every few seconds): %s\n", S(r, "store_error"));
     json_t *v = json_object_get(r, "view");
     printf("view: %lld inodes, %lld versions in memory, %lld pinned\n", I(v, "inodes"), I(v, "versions"),
            I(v, "versions_pinned"));

@@ -75,7 +75,7 @@ static int list(const char *dir, struct strs *out)
             rc = strs_add(out, de->d_name, strlen(de->d_name));
     closedir(d);
     if (rc) smctl_errf("load: out of memory");
-    else qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    else if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_str);   /* an empty segment: v is NULL */
     return rc;
 }
 
@@ -232,7 +232,7 @@ int smctl_load(int argc, char **argv)
         smctl_errf("load: 'empty: no partition in any segment");
         goto out;
     }
-    qsort(parts, nparts, sizeof *parts, cmp_part);
+    if (nparts) qsort(parts, nparts, sizeof *parts, cmp_part);
 
     /* Tables: the latest partition's entries; columns: each one's .d there. */
     if (nparts) {

@@ -89,6 +89,11 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2
     chmod o+x "$T" "$(dirname "$T")"
     setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c "printf 'NEWSYM\\0' >>'$V/sym'" 2>/dev/null &&
         fail "another user appended to sym through the symlink tree"
+    # The store's directories are 0750: another user cannot reach an object directly.
+    obj=$(find "$T/kdb/hdb/data/objects" -type f | head -1)
+    expect_eq "objects directory mode" "$(stat -c %a "$T/kdb/hdb/data/objects")" 750
+    setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$obj" >/dev/null 2>&1 &&
+        fail "another user read a store object directly"
 fi
 stop
 # Root ignores modes: what a careless root write does, verify names as the view shows it.

@@ -270,6 +270,15 @@ static bool has_line(const char *want)
     return false;
 }
 
+static bool has_line_with(const char *part)
+{
+    for (size_t i = 0; i < lines.n; i++)
+        if (strstr(lines.v[i], part)) return true;
+    print_message("no line with '%s' among:\n", part);
+    for (size_t i = 0; i < lines.n; i++) print_message("  %s\n", lines.v[i]);
+    return false;
+}
+
 static int run_import(struct cfg *c, const char *source, bool fill, unsigned batch, struct smfs_err *err)
 {
     lines_clear();
@@ -750,11 +759,17 @@ static void sigkill_at_every_step_resumes_or_rolls_back(void **state)
     cfg_free(c);
 }
 
+/* /dev/shm is a writable filesystem other than the tests' own. */
+static bool second_fs(void)
+{
+    struct stat a, b;
+    return stat("/dev/shm", &a) == 0 && stat(root, &b) == 0 && a.st_dev != b.st_dev && access("/dev/shm", W_OK) == 0;
+}
+
 static void source_on_another_filesystem_is_copied_and_kept(void **state)
 {
     (void)state;
-    struct stat a, b;
-    if (stat("/dev/shm", &a) < 0 || stat(root, &b) < 0 || a.st_dev == b.st_dev || access("/dev/shm", W_OK)) {
+    if (!second_fs()) {
         print_message("skipped: /dev/shm is not a second writable filesystem\n");
         skip();
     }
@@ -1031,6 +1046,145 @@ static void ingest_replaces_root_tables_and_counts_them(void **state)
     cfg_free(c);
 }
 
+static int ingest_with(struct cfg *c, const char *staging, bool keep, struct ingest_summary *sum,
+                       struct smfs_err *err)
+{
+    struct store *s;
+    struct store_recovery rep;
+    int rc = import_store_open(c, false, &s, &rep, err);
+    if (rc < 0) return rc;
+    lines_clear();
+    struct ingest_opts o = { .cfg = c, .staging = staging, .verify = true, .keep_staging = keep, .diag = collect };
+    rc = ingest_run(s, &o, sum, err);
+    store_close(s);
+    return rc;
+}
+
+/* The inode and mode of the object store path REL names in the current version. */
+static struct stat object_stat(const char *home, const char *rel)
+{
+    struct store *s;
+    struct store_recovery rep;
+    struct smfs_err err;
+    assert_int_equal(store_open(home, NULL, &s, &rep, &err), 0);
+    struct store_snap *snap;
+    assert_int_equal(store_snap_get(s, 0, &snap, &err), 0);
+    struct store_entry e;
+    char obj[4200];
+    assert_int_equal(store_lookup(snap, rel, &e, &err), 0);
+    assert_int_equal(store_object_path(s, &e, obj, sizeof obj, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(obj, &st), 0);
+    store_snap_put(snap);
+    store_close(s);
+    return st;
+}
+
+/* What ingest takes in stays the store's: a file is hard-linked only when nothing
+ * outside can change it afterwards (its staging name goes at the commit, the store's
+ * owner owns it, it has no other name) and ends 0444; otherwise it is copied, and
+ * said so. Symlinks leading out of staging are refused by name. */
+static void ingest_takes_only_what_it_can_keep_immutable(void **state)
+{
+    (void)state;
+    char base[600], data[700], stg[700], other[700];
+    new_hdb(base, sizeof base, 2, 10);
+    snprintf(data, sizeof data, "%s/data", base);
+    struct cfg *c = cfg_at(base, NULL);
+    struct smfs_err err;
+    assert_int_equal(run_import(c, NULL, false, 0, &err), 0);
+    snprintf(stg, sizeof stg, "%s/staging/s", base);
+    snprintf(other, sizeof other, "%s/elsewhere", base);
+    struct ingest_summary sum;
+    struct gen_opts go;
+    struct gen_stats gs;
+    gen_defaults(&go);
+    go.dir = stg;
+    go.days = 1;
+    go.rows = 10;
+    go.start = k_days_from_ymd(2024, 2, 1);
+
+    /* A symlinked partition from another HDB: refused, nothing changed. */
+    assert_int_equal(gen_hdb(&go, &gs, &err), 0);
+    sh("mkdir -p '%s' && mv '%s/2024.02.01' '%s/' && ln -s '%s/2024.02.01' '%s/2024.02.01'", other, stg, other,
+       other, stg);
+    assert_int_equal(ingest_with(c, stg, false, &sum, &err), -EXDEV);
+    assert_non_null(strstr(err.msg, "is a symbolic link leading outside the staging directory"));
+    sh("rm '%s/2024.02.01' && mv '%s/2024.02.01' '%s/'", stg, other, stg);
+
+    /* A file with a second name elsewhere is copied; the rest is linked, then 0444. */
+    char price[800], twin[800];
+    snprintf(price, sizeof price, "%s/2024.02.01/trade/price", stg);
+    snprintf(twin, sizeof twin, "%s/price-twin", other);
+    assert_int_equal(link(price, twin), 0);
+    int rc = ingest_with(c, stg, false, &sum, &err);
+    if (rc) print_message("ingest: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(has_line_with("copied 1 file (e.g. '"));
+    assert_true(has_line_with("instead of linking: with another name besides the staging one"));
+    struct stat tw, ob = object_stat(data, "hdb/2024.02.01/trade/price");
+    assert_int_equal(stat(twin, &tw), 0);
+    assert_true(tw.st_ino != ob.st_ino);          /* the twin's owner cannot reach the store */
+    assert_int_equal(ob.st_mode & 07777, 0444);
+    struct stat sz = object_stat(data, "hdb/2024.02.01/trade/size");
+    assert_int_equal(sz.st_mode & 07777, 0444);   /* linked, and read-only now */
+    assert_int_equal(sz.st_nlink, 1);             /* its staging name is gone */
+    assert_int_equal(access(stg, F_OK), -1);      /* the staging tree, copies included */
+
+    /* --keep-staging: everything is copied, so editing the kept files later changes
+     * nothing in the store. */
+    go.start = k_days_from_ymd(2024, 2, 5);
+    assert_int_equal(gen_hdb(&go, &gs, &err), 0);
+    rc = ingest_with(c, stg, true, &sum, &err);
+    if (rc) print_message("ingest: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(has_line_with("instead of linking: --keep-staging keeps the staging files"));
+    snprintf(price, sizeof price, "%s/2024.02.05/trade/price", stg);
+    struct stat kept, ob2 = object_stat(data, "hdb/2024.02.05/trade/price");
+    assert_int_equal(stat(price, &kept), 0);
+    assert_true(kept.st_ino != ob2.st_ino);
+    sh("dd if=/dev/zero of='%s' bs=1 count=8 seek=16 conv=notrunc status=none", price);
+    struct store *s;
+    struct store_recovery rep;
+    struct store_verify_report vr;
+    assert_int_equal(import_store_open(c, false, &s, &rep, &err), 0);
+    assert_int_equal(store_verify(s, NULL, NULL, &vr, &err), 0);
+    store_close(s);
+    cfg_free(c);
+}
+
+/* An ingest from another filesystem copies every file and, once committed, clears
+ * the staging tree whole (it used to delete sym and leave the partitions). */
+static void ingest_across_filesystems_clears_staging_whole(void **state)
+{
+    (void)state;
+    if (!second_fs()) {
+        print_message("skipped: /dev/shm is not a second writable filesystem\n");
+        skip();
+    }
+    char base[600], stg[600];
+    new_hdb(base, sizeof base, 2, 10);
+    struct cfg *c = cfg_at(base, NULL);
+    struct smfs_err err;
+    assert_int_equal(run_import(c, NULL, false, 0, &err), 0);
+    snprintf(stg, sizeof stg, "/dev/shm/smfs-ingest-test.%d", (int)getpid());
+    struct gen_opts go;
+    struct gen_stats gs;
+    gen_defaults(&go);
+    go.dir = stg;
+    go.days = 2;
+    go.rows = 10;
+    go.start = k_days_from_ymd(2024, 3, 1);
+    assert_int_equal(gen_hdb(&go, &gs, &err), 0);
+    struct ingest_summary sum;
+    int rc = ingest_with(c, stg, false, &sum, &err);
+    if (rc) print_message("ingest: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sum.added, 2);
+    assert_int_equal(access(stg, F_OK), -1);
+    cfg_free(c);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "%s", test_tmpdir());
@@ -1048,6 +1202,8 @@ int main(void)
         cmocka_unit_test(source_on_another_filesystem_is_copied_and_kept),
         cmocka_unit_test(ingest_adds_replaces_and_remaps_new_symbols),
         cmocka_unit_test(ingest_replaces_root_tables_and_counts_them),
+        cmocka_unit_test(ingest_takes_only_what_it_can_keep_immutable),
+        cmocka_unit_test(ingest_across_filesystems_clears_staging_whole),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[1200];

@@ -9,7 +9,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "ipc/ev.h"
 #include "ipc/ipc_client.h"
@@ -390,8 +392,8 @@ static bool closed_by_server(int fd, int ms)
 static void hostile_peers_lose_only_their_connection(void **state)
 {
     (void)state;
-    struct srv *v = start((struct ipc_server_opts){.max_msg = 1 << 20, .max_conns = 8,
-                                                   .handshake_ms = 300, .stall_ms = 300});
+    struct srv *v = start((struct ipc_server_opts){.max_msg = 1 << 20, .max_msg_anon = 1 << 20, .max_conns = 8,
+                                                   .max_per_addr = 8, .handshake_ms = 300, .stall_ms = 300});
     struct ipc_client *good = login(v->tcp, "good");
     struct smfs_err err;
 
@@ -414,7 +416,7 @@ static void hostile_peers_lose_only_their_connection(void **state)
     assert_int_equal(write(fd, "me\3\0\1\1\0\0\0\0\x0f\0\xf9\0", 14), 14);
     assert_true(closed_by_server(fd, 3000));
     close(fd);
-    assert_true(logged(v, "message stalled: no byte for 300 ms"));
+    assert_true(logged(v, "message too slow: not whole 300 ms after its first byte"));
 
     /* No login at all, and a login that never ends. */
     fd = raw(v);
@@ -472,6 +474,202 @@ static void hostile_peers_lose_only_their_connection(void **state)
     stop(v);
 }
 
+/* A raw socket that has logged in (capability 3) from SRC (127.0.0.x). */
+static int raw_from(struct srv *v, uint32_t src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(src)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ipc_server_port(v->s)),
+                            .sin_addr.s_addr = htonl(0x7f000001)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static int raw_login(struct srv *v, uint32_t src)
+{
+    int fd = raw_from(v, src);
+    assert_int_equal(write(fd, "me\3\0", 4), 4);
+    char cap;
+    assert_int_equal(read(fd, &cap, 1), 1);
+    return fd;
+}
+
+static struct k *h_keepme(struct ipc_call *c, void *arg)
+{
+    (void)arg;
+    ipc_server_keep(c->srv, c->conn, true);
+    return k_null();
+}
+
+static int count_in(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* What a peer can take without logging in is bounded: the memory a message may
+ * expand to (a compression bomb gets 'limit and the connection goes on), its size,
+ * the bytes buffered across connections, connections per address, a body's time,
+ * idleness; refusals are logged once per window; at the fd limit accepting rests. A
+ * canary client is served throughout. */
+static void limits_hold_against_a_crowd(void **state)
+{
+    (void)state;
+    struct srv *v = start((struct ipc_server_opts){.max_msg_anon = 256 << 10, .max_buffered = 200 << 10,
+                                                   .max_conns = 32, .max_per_addr = 3, .stall_ms = 300,
+                                                   .idle_ms = 400, .handshake_ms = 1000});
+    assert_int_equal(ipc_server_handle(v->s, "keepme", h_keepme, NULL), 0);
+    struct smfs_err err;
+    /* The canary comes from its own address, 127.0.0.2, and is kept (a registrant). */
+    char utarget[320];
+    snprintf(utarget, sizeof utarget, "unix:%s", v->unx);
+    struct ipc_client *canary = login(utarget, "canary");
+    struct k *r = must_call(canary, callv("keepme", 1, k_null()));
+    k_free(r);
+
+    /* 1. A compression bomb: a list of 100,000 (::) is 200 KB plain (under the 256 KiB
+     * limit), a few KB compressed, and 6 MB decoded: 'limit, and the peer goes on. */
+    struct k *bomb = k_list(100001);
+    k_list_set(bomb, 0, k_sym("count"));
+    struct buf m;
+    buf_init(&m, 1 << 30);
+    assert_int_equal(ipc_encode(bomb, IPC_SYNC, true, &m, &err), 0);
+    k_free(bomb);
+    assert_true(m.len < 20000 && m.p[2] == 1);   /* compressed */
+    int fd = raw_login(v, 0x7f000001);
+    assert_int_equal(write(fd, m.p, m.len), (ssize_t)m.len);
+    buf_release(&m);
+    uint8_t resp[64];
+    ssize_t got = 0;
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    while (got < 15 && poll(&pf, 1, 3000) > 0) {
+        ssize_t n = recv(fd, resp + got, sizeof resp - (size_t)got, 0);
+        if (n <= 0) break;
+        got += n;
+    }
+    assert_true(got >= 15 && resp[1] == IPC_RESPONSE && resp[8] == 0x80 && !memcmp(resp + 9, "limit", 6));
+    assert_true(logged(v, "message refused with 'limit"));
+    /* …and the same connection still answers. */
+    struct k *small = callv("add", 2, k_long(2), k_long(3));
+    buf_init(&m, 1 << 20);
+    assert_int_equal(ipc_encode(small, IPC_SYNC, false, &m, &err), 0);
+    k_free(small);
+    assert_int_equal(write(fd, m.p, m.len), (ssize_t)m.len);
+    buf_release(&m);
+    assert_true(poll(&pf, 1, 3000) > 0 && recv(fd, resp, sizeof resp, 0) >= 17 && resp[8] == 0xf9 && resp[9] == 5);
+    close(fd);
+
+    /* 2. Over the anonymous limit: dropped, saying why. */
+    fd = raw_login(v, 0x7f000001);
+    assert_int_equal(write(fd, "\1\1\0\0\0\0\x10\0", 8), 8);   /* 1 MiB claimed */
+    assert_true(closed_by_server(fd, 3000));
+    close(fd);
+    assert_true(logged(v, "the limit for a peer without a login"));
+
+    /* 3. The bytes buffered across connections: two half-sent 150 KB messages; the
+     * one that would pass 200 KiB in all is dropped, the other finishes. */
+    int a = raw_login(v, 0x7f000001), b = raw_login(v, 0x7f000003);
+    uint8_t part[100 << 10];
+    memset(part, 0, sizeof part);
+    uint8_t hdr[14] = {1, IPC_ASYNC, 0, 0, 0, 0, 0, 0, 4, 0};   /* a byte vector */
+    uint32_t len = 150000;
+    memcpy(hdr + 4, &len, 4);
+    uint32_t cnt = len - 14;
+    memcpy(hdr + 10, &cnt, 4);
+    assert_int_equal(write(a, hdr, 14), 14);
+    assert_int_equal(write(a, part, sizeof part), (ssize_t)sizeof part);
+    assert_true(logged(v, "") && usleep(100000) == 0);
+    assert_int_equal(write(b, hdr, 14), 14);
+    assert_int_equal(write(b, part, sizeof part), (ssize_t)sizeof part);
+    assert_true(closed_by_server(b, 3000));
+    assert_true(logged(v, "message input over budget"));
+    close(b);
+    close(a);
+
+    /* 4. Per address: a fourth connection from 127.0.0.1 is refused, one from
+     * 127.0.0.4 is not; 20 refusals make one line and a count. */
+    int held[3];
+    for (int i = 0; i < 3; i++) held[i] = raw_login(v, 0x7f000001);
+    int refused = 0;
+    for (int i = 0; i < 20; i++) {
+        int x = raw_from(v, 0x7f000001);
+        refused += closed_by_server(x, 2000);
+        close(x);
+    }
+    assert_int_equal(refused, 20);
+    int other = raw_login(v, 0x7f000004);
+    close(other);
+    assert_true(logged(v, "3 connections already open from 127.0.0.1 (the limit per address)"));
+    pthread_mutex_lock(&v->loglock);
+    int lines = count_in(v->log, "the limit per address");
+    pthread_mutex_unlock(&v->loglock);
+    assert_int_equal(lines, 1);
+    struct ipc_stats st;
+    ipc_server_stats(v->s, &st);
+    assert_true(st.refused_addr >= 20);
+
+    /* 5. Idle connections go after idle_ms; the kept canary stays. */
+    for (int i = 0; i < 3; i++) {
+        assert_true(closed_by_server(held[i], 3000));
+        close(held[i]);
+    }
+    assert_true(logged(v, "idle for 0 s"));
+
+    /* 6. A body trickled a byte at a time is dropped at its deadline. */
+    fd = raw_login(v, 0x7f000001);
+    assert_int_equal(write(fd, "\1\1\0\0\x20\0\0\0", 8), 8);
+    bool closed = false;
+    for (int i = 0; i < 30 && !closed; i++) {
+        if (write(fd, "", 1) != 1) break;
+        closed = closed_by_server(fd, 100);
+    }
+    assert_true(closed || closed_by_server(fd, 2000));
+    close(fd);
+    assert_true(logged(v, "message too slow"));
+
+    /* 7. Out of file descriptors: the server accepts and closes through its spare
+     * descriptor, rests, logs it once, and serves again once fds are free. */
+    struct rlimit rl, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    int probe = dup(0), top = probe;
+    close(probe);
+    low = rl;
+    low.rlim_cur = (rlim_t)top + 2;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    pid_t kid = fork();
+    if (kid == 0) {   /* a crowd from another process: its own fd table and limit */
+        setrlimit(RLIMIT_NOFILE, &rl);
+        for (int i = 0; i < 40; i++) {
+            int x = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ipc_server_port(v->s)),
+                                     .sin_addr.s_addr = htonl(0x7f000001)};
+            struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000010 + (uint32_t)i)};
+            if (x < 0 || bind(x, (struct sockaddr *)&me, sizeof me) || connect(x, (struct sockaddr *)&sa, sizeof sa)) break;
+        }
+        sleep(2);
+        _exit(0);
+    }
+    assert_true(logged(v, "out of file descriptors"));
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    int kst;
+    waitpid(kid, &kst, 0);
+    pthread_mutex_lock(&v->loglock);
+    lines = count_in(v->log, "out of file descriptors");
+    pthread_mutex_unlock(&v->loglock);
+    assert_true(lines <= 2);   /* the window's line (and the next window's), never one per try */
+
+    /* Through all of it the canary was served. */
+    r = must_call(canary, callv("add", 2, k_long(40), k_long(2)));
+    assert_true(r->u.j == 42);
+    k_free(r);
+    ipc_server_stats(v->s, &st);
+    assert_true(st.limit_replies == 1 && st.refused_fds >= 1 && st.idle_closed >= 3 && st.buffered == 0);
+    ipc_client_close(canary);
+    stop(v);
+}
+
 static void client_timeouts_and_bad_targets(void **state)
 {
     (void)state;
@@ -503,6 +701,7 @@ int main(void)
         cmocka_unit_test(calls_of_every_shape),
         cmocka_unit_test(logins_and_compression),
         cmocka_unit_test(hostile_peers_lose_only_their_connection),
+        cmocka_unit_test(limits_hold_against_a_crowd),
         cmocka_unit_test(client_timeouts_and_bad_targets),
     };
     signal(SIGPIPE, SIG_IGN);
