@@ -67,6 +67,7 @@ grep -q 'the limit per address' "$T/log" || fail "no per-address refusal logged"
 n=$(grep -c 'refused 127.0.0.1' "$T/log")
 [ "$n" -le 3 ] || fail "refusals logged one by one ($n lines)"
 
+fds0=$(ls "/proc/$pid/fd" | wc -l)
 # 2. REST: 1,000 connections trickling a header from 127.0.0.1 (slowloris).
 $FLOOD restcanary "$hport" 8 >"$T/canary" &
 cp=$!
@@ -75,6 +76,16 @@ wait $cp || fail "REST canary: $(cat "$T/canary")"
 canary_ok "REST crowd" "$(cat "$T/canary")"
 echo "REST crowd: $crowd"
 bounded "after the REST crowd"
+# libmicrohttpd 0.9.75 (Debian 12) misses a close that arrives in the same wakeup as a
+# connection's last header line (edge-triggered epoll: its short read clears
+# read-readiness, so the FIN waits for no further event); such a connection then holds
+# its per-address slot until the 10 s idle timeout drops it. Wait for that drop rather
+# than let the registrations below meet the crowd's ghosts.
+i=0
+until [ "$(ls "/proc/$pid/fd" | wc -l)" -le $((fds0 + 2)) ]; do
+    i=$((i + 1)); [ $i -lt 300 ] || fail "the REST crowd's connections were never dropped ($(ls "/proc/$pid/fd" | wc -l) descriptors, $fds0 before)"
+    sleep 0.1
+done
 
 # 3. Registrations: 2,000 callbacks nobody answers; 256 from one address are taken,
 #    the rest refused with 429; a commit signals them all without freezing the loop.
