@@ -509,9 +509,14 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
         c->o.hooks.stop(c->o.hooks.arg);
         return;
     }
+    if (!strcmp(cmd, "stream-rows")) {
+        if (c->stream) stream_request(c->stream, req, "rows", body);
+        else admin_reply(a, req, admin_error("the stream is off: %s", c->stream_off));
+        return;
+    }
     if (strcmp(cmd, "ingest") && strcmp(cmd, "vacuum") && strcmp(cmd, "verify")) {
         admin_reply(a, req, admin_error("unknown command '%.64s' (known: status, clients, versions, "
-                                        "ingest, vacuum, verify, stop)", cmd));
+                                        "ingest, vacuum, verify, stream-rows, stop)", cmd));
         return;
     }
     struct job *j = calloc(1, sizeof *j);
@@ -540,6 +545,65 @@ static int64_t on_health_timer(struct ev_loop *loop, void *arg)
         }
     }
     return CTL_HEALTH_MS;
+}
+
+/* ---- the stream ------------------------------------------------------------------- */
+
+/* A day's rows are sealed: the writedown takes them from here. */
+static void on_sealed(void *arg, const char *dir, int32_t date)
+{
+    (void)arg;
+    int y, m, d;
+    k_ymd_from_days(date, &y, &m, &d);
+    log_info("%04d.%02d.%02d: rows sealed in %s", y, m, d, dir);
+}
+
+/* The stream thread answered an admin request: hand it to the loop, which replies. */
+static void on_stream_answer(void *arg, uint64_t req, json_t *reply)
+{
+    struct control *c = arg;
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) {
+        json_decref(reply);
+        log_err("stream: out of memory: admin request %llu is not answered", (unsigned long long)req);
+        return;
+    }
+    j->req = req;
+    snprintf(j->cmd, sizeof j->cmd, "stream");
+    j->reply = reply;
+    pthread_mutex_lock(&c->mu);
+    push(&c->done, j);
+    pthread_mutex_unlock(&c->mu);
+    ev_wake(c->loop);
+}
+
+/* The stream is a part of the daemon that may be away (no tickerplant configured, a
+ * protocol smfs does not speak): the daemon serves the database regardless, and
+ * status says why there is no stream. */
+static int start_stream(struct control *c, struct smfs_err *err)
+{
+    const struct control_opts *o = &c->o;
+    if (o->stream_off) {
+        snprintf(c->stream_off, sizeof c->stream_off, "%s", o->stream_off);
+        return 0;
+    }
+    struct smfs_err e = {0};
+    if (stream_target(o->cfg, c->stream_target, sizeof c->stream_target, &e)) {
+        snprintf(c->stream_off, sizeof c->stream_off, "%s", e.msg);
+        log_warn("stream: off: %s", e.msg);
+        return 0;
+    }
+    char dir[4200];
+    if (o->stream_dir) snprintf(dir, sizeof dir, "%s", o->stream_dir);
+    else if (o->cfg->hdb && o->cfg->hdb->base.path) snprintf(dir, sizeof dir, "%s/stream", o->cfg->hdb->base.path);
+    else return err_set(err, -EINVAL, "the stream needs a directory: the assembly has no local date mount");
+    struct stream_opts so = {
+        .cfg = o->cfg, .target = c->stream_target, .creds = o->tp_creds, .dir = dir, .log_dir = o->tp_log_dir,
+        .budget = o->stream_budget, .checkpoint_ms = o->stream_checkpoint_ms,
+        .wait_ms = o->cfg->sm.wait_ms > 0 && o->cfg->sm.wait_ms < 30000 ? (int)o->cfg->sm.wait_ms : 0,
+        .sealed = on_sealed, .answer = on_stream_answer, .arg = c,
+    };
+    return stream_start(&so, &c->stream, err);
 }
 
 static void *loop_main(void *arg)
@@ -607,10 +671,16 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
         rc = pthread_create(&c->loop_th, NULL, loop_main, c);
         c->loop_started = rc == 0;
     }
+    if (rc) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        control_stop(c);
+        return err_set(err, -rc, "could not start the control threads: %s", strerror(rc));
+    }
+    rc = start_stream(c, err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) {
         control_stop(c);
-        return err_set(err, -rc, "could not start the control threads: %s", strerror(rc));
+        return rc;
     }
     log_info("admin socket %s", o->admin_path);
     *out = c;
@@ -620,6 +690,9 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
 void control_stop(struct control *c)
 {
     if (!c) return;
+    /* First: its last checkpoint, and no more answers for the loop. */
+    stream_stop(c->stream);
+    c->stream = NULL;
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
     pthread_cond_signal(&c->cv);

@@ -88,6 +88,14 @@ struct control_opts {
     unsigned          keep_versions;
     /* REST callbacks: per-try timeout and tries (0: 5000 ms, 3). */
     int               callback_timeout_ms, callback_tries;
+    /* The stream (control/stream.h): off when stream_off names why (--no-stream);
+     * otherwise the source bus's tickerplant, with a login (NULL: none), the spill
+     * root (NULL: <hdb baseURI>/stream), where its logs are read (NULL: where it
+     * says), the memory budget (0: default) and checkpoint interval (0: 2 s). */
+    const char       *stream_off;
+    const char       *tp_creds, *stream_dir, *tp_log_dir;
+    uint64_t          stream_budget;
+    int               stream_checkpoint_ms;
 };
 
 int control_start(const struct control_opts *o, struct control **out, struct smfs_err *err)

@@ -108,11 +108,44 @@ static void on_posted(void *arg, uint64_t id, bool ok, long status, const char *
     reload_drop(c->reload, id, "its callback URL failed");
 }
 
+/* The stream's _reload rows for the mounts MASK names (sm-spec §5.1, 1.2 schema:
+ * time, sym, mount, params; time and sym null, as .rt.pub fills them): the same
+ * dictionary a q IPC registrant receives, so stream subscribers see reloads in stream
+ * order. */
+static void publish_reload(struct control *c, const struct reload_signal *sigs, size_t n, uint64_t mask)
+{
+    int64_t k = 0;
+    for (size_t i = 0; i < n && i < 64; i++) k += (mask >> i) & 1;
+    if (!c->stream || !k) return;
+    struct k *time = k_vec(KT_TIMESPAN, k), *sym = k_vec(KT_SYM, k), *mount = k_vec(KT_SYM, k), *params = k_list(k);
+    struct k *cols = k_list(4);
+    bool ok = time && sym && mount && params && cols;
+    for (size_t i = 0, j = 0; ok && i < n && i < 64; i++) {
+        if (!((mask >> i) & 1)) continue;
+        ((int64_t *)time->u.v)[j] = KNULL_J;
+        struct k *p = reload_signal_k(&sigs[i], -1);
+        ok = p && k_symv_set(mount, (int64_t)j, sigs[i].mount->name) == 0;
+        if (p) k_list_set(params, (int64_t)j, p);
+        j++;
+    }
+    if (!ok) {
+        log_err("stream: out of memory: _reload is not published");
+        k_free(time), k_free(sym), k_free(mount), k_free(params), k_free(cols);
+        return;
+    }
+    k_list_set(cols, 0, time);
+    k_list_set(cols, 1, sym);
+    k_list_set(cols, 2, mount);
+    k_list_set(cols, 3, params);
+    stream_signal(c->stream, "_reload", cols);
+}
+
 void api_commit(struct control *c, struct commit_note *note)
 {
     struct store_snap *old = note->old;
     note->old = NULL;
-    reload_commit(c->reload, note->sigs, note->n, old, ev_now_ns());
+    uint64_t mask = reload_commit(c->reload, note->sigs, note->n, old, ev_now_ns());
+    publish_reload(c, note->sigs, note->n, mask);
     api_arm(c);
     hist_observe(&c->commit_hist, (double)note->commit_s_ns / 1e9);
     hist_observe(&c->fanout_hist, (double)(ev_now_ns() - note->published_mono) / 1e9);
@@ -475,6 +508,8 @@ json_t *api_status_json(struct control *c)
             "refused", (json_int_t)(is.refused_login + is.refused_full + is.refused_addr + is.refused_fds),
             "error_replies", (json_int_t)is.errors));
     }
+    json_object_set_new(r, "stream", c->stream ? stream_status_json(c->stream)
+                                               : json_pack("{s:s,s:s}", "state", "off", "why", c->stream_off));
     if (vs.fuse) {
         const struct control_view_stats ms = vs;
         json_object_set_new(r, "fuse", json_pack("{s:b,s:b,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",

@@ -9,6 +9,7 @@
 
 #include "control/control.h"
 #include "control/reload.h"
+#include "control/stream.h"
 #include "ipc/admin.h"
 #include "ipc/ev.h"
 #include "ipc/http.h"
@@ -78,6 +79,9 @@ struct control {
     struct http        *http;             /* [L] */
     struct http_post   *post;             /* [L] */
     struct reload      *reload;           /* [L] */
+    struct stream      *stream;           /* [I] NULL when off (stream_off says why) */
+    char                stream_off[ERR_MSG_MAX];   /* [I] */
+    char                stream_target[256];        /* [I] */
     int                 sigfd;            /* [I] */
     int64_t             ack_timer;        /* [L] */
     pthread_t           loop_th, writer_th;               /* [I] */
@@ -108,7 +112,10 @@ void api_arm(struct control *c);
 json_t *api_clients_json(struct control *c);
 json_t *api_status_json(struct control *c);
 
-/* metrics.c: the Prometheus text of GET /metrics (caller frees), NULL if too long. */
+/* metrics.c: the Prometheus text of GET /metrics (caller frees), NULL if too long;
+ * and the HELP and TYPE lines of one family (name without the smfs_ prefix). */
+int metrics_family(struct buf *b, const char *name, const char *type, const char *help)
+        __attribute__((warn_unused_result));
 char *metrics_text(struct control *c, size_t *len);
 
 /* control.c */

@@ -34,14 +34,14 @@ void hist_observe(struct hist *h, double v)
     h->sum += v;
 }
 
-static int metric(struct buf *b, const char *name, const char *type, const char *help)
+int metrics_family(struct buf *b, const char *name, const char *type, const char *help)
 {
     return buf_printf(b, "# HELP smfs_%s %s\n# TYPE smfs_%s %s\n", name, help, name, type);
 }
 
 static int histogram(struct buf *b, const char *name, const char *help, const struct hist *h)
 {
-    int rc = metric(b, name, "histogram", help);
+    int rc = metrics_family(b, name, "histogram", help);
     uint64_t cum = 0;
     for (int i = 0; rc == 0 && i < HIST_BUCKETS; i++) {
         cum += h->n[i];
@@ -61,15 +61,15 @@ static int tiers(struct control *c, struct buf *b)
     struct store_usage u = c->usage;
     pthread_mutex_unlock(&c->mu);
     size_t n = store_ntiers(c->o.store);
-    int rc = metric(b, "tier_bytes", "gauge", "bytes of the files the current version holds in each tier");
+    int rc = metrics_family(b, "tier_bytes", "gauge", "bytes of the files the current version holds in each tier");
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = buf_printf(b, "smfs_tier_bytes{tier=\"%s\"} %llu\n", store_tier(c->o.store, i)->name,
                         (unsigned long long)u.bytes[i]);
-    if (rc == 0) rc = metric(b, "tier_files", "gauge", "files the current version holds in each tier");
+    if (rc == 0) rc = metrics_family(b, "tier_files", "gauge", "files the current version holds in each tier");
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = buf_printf(b, "smfs_tier_files{tier=\"%s\"} %llu\n", store_tier(c->o.store, i)->name,
                         (unsigned long long)u.files[i]);
-    if (rc == 0) rc = metric(b, "tier_filesystem_size_bytes", "gauge", "size of each tier's filesystem");
+    if (rc == 0) rc = metrics_family(b, "tier_filesystem_size_bytes", "gauge", "size of each tier's filesystem");
     struct statvfs sv[STORE_TIERS_MAX];
     bool ok[STORE_TIERS_MAX] = {0};
     for (size_t i = 0; i < n && i < STORE_TIERS_MAX; i++) ok[i] = statvfs(store_tier(c->o.store, i)->path, &sv[i]) == 0;
@@ -77,7 +77,7 @@ static int tiers(struct control *c, struct buf *b)
         if (ok[i])
             rc = buf_printf(b, "smfs_tier_filesystem_size_bytes{tier=\"%s\"} %llu\n", store_tier(c->o.store, i)->name,
                             (unsigned long long)sv[i].f_blocks * sv[i].f_frsize);
-    if (rc == 0) rc = metric(b, "tier_filesystem_avail_bytes", "gauge", "bytes still free for smfs in each tier's filesystem");
+    if (rc == 0) rc = metrics_family(b, "tier_filesystem_avail_bytes", "gauge", "bytes still free for smfs in each tier's filesystem");
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (ok[i])
             rc = buf_printf(b, "smfs_tier_filesystem_avail_bytes{tier=\"%s\"} %llu\n", store_tier(c->o.store, i)->name,
@@ -147,12 +147,12 @@ char *metrics_text(struct control *c, size_t *len)
     store_versions_free(sv, nv);
     int rc = 0;
 #define G(name, help, fmt, ...) \
-    if (!rc) rc = metric(&b, name, "gauge", help); \
+    if (!rc) rc = metrics_family(&b, name, "gauge", help); \
     if (!rc) rc = buf_printf(&b, "smfs_" name fmt "\n", __VA_ARGS__)
 #define C(name, help, fmt, ...) \
-    if (!rc) rc = metric(&b, name, "counter", help); \
+    if (!rc) rc = metrics_family(&b, name, "counter", help); \
     if (!rc) rc = buf_printf(&b, "smfs_" name fmt "\n", __VA_ARGS__)
-    if (!rc) rc = metric(&b, "build_info", "gauge", "the smfs build: version and libraries, value 1");
+    if (!rc) rc = metrics_family(&b, "build_info", "gauge", "the smfs build: version and libraries, value 1");
     if (!rc) rc = buf_printf(&b, "smfs_build_info{version=\"%s\",mode=\"%s\"} 1\n", SMFS_VERSION, c->o.hooks.mode);
     G("up", "1 while the daemon serves", " %d", 1);
     G("ready", "1 when a version is being served", " %d", vs.current ? 1 : 0);
@@ -166,7 +166,7 @@ char *metrics_text(struct control *c, size_t *len)
     C("ingest_errors_total", "ingests that failed", " %llu", (unsigned long long)c->n.ingest_errors);
     C("vacuums_total", "vacuums run (manual and automatic)", " %llu", (unsigned long long)c->n.vacuums);
     C("vacuum_versions_dropped_total", "versions reclaimed by vacuum", " %llu", (unsigned long long)c->n.vacuum_versions);
-    if (!rc) rc = metric(&b, "registered_clients", "gauge", "registrations for reload signals");
+    if (!rc) rc = metrics_family(&b, "registered_clients", "gauge", "registrations for reload signals");
     if (!rc) rc = buf_printf(&b, "smfs_registered_clients{transport=\"qipc\"} %llu\n"
                                  "smfs_registered_clients{transport=\"rest\"} %llu\n",
                              (unsigned long long)rs.clients_q, (unsigned long long)rs.clients_rest);
@@ -185,7 +185,7 @@ char *metrics_text(struct control *c, size_t *len)
     C("rest_callback_retries_total", "REST callback tries repeated", " %llu", (unsigned long long)ps.retries);
     G("ipc_connections_open", "q IPC connections open", " %llu", (unsigned long long)is.conns);
     C("ipc_connections_total", "q IPC connections accepted", " %llu", (unsigned long long)is.accepted);
-    if (!rc) rc = metric(&b, "ipc_errors_total", "counter", "q IPC connections refused or dropped, calls answered with an error");
+    if (!rc) rc = metrics_family(&b, "ipc_errors_total", "counter", "q IPC connections refused or dropped, calls answered with an error");
     if (!rc) rc = buf_printf(&b, "smfs_ipc_errors_total{kind=\"refused_login\"} %llu\n"
                                  "smfs_ipc_errors_total{kind=\"refused_full\"} %llu\n"
                                  "smfs_ipc_errors_total{kind=\"refused_address\"} %llu\n"
@@ -202,16 +202,16 @@ char *metrics_text(struct control *c, size_t *len)
       (unsigned long long)is.buffered);
     C("reload_registrations_refused_total", "registrations refused over a limit", " %llu",
       (unsigned long long)rs.refused);
-    if (!rc) rc = metric(&b, "ipc_messages_total", "counter", "q IPC messages");
+    if (!rc) rc = metrics_family(&b, "ipc_messages_total", "counter", "q IPC messages");
     if (!rc) rc = buf_printf(&b, "smfs_ipc_messages_total{direction=\"in\"} %llu\nsmfs_ipc_messages_total{direction=\"out\"} %llu\n",
                              (unsigned long long)is.msgs_in, (unsigned long long)is.msgs_out);
-    if (!rc) rc = metric(&b, "ipc_bytes_total", "counter", "q IPC bytes");
+    if (!rc) rc = metrics_family(&b, "ipc_bytes_total", "counter", "q IPC bytes");
     if (!rc) rc = buf_printf(&b, "smfs_ipc_bytes_total{direction=\"in\"} %llu\nsmfs_ipc_bytes_total{direction=\"out\"} %llu\n",
                              (unsigned long long)is.bytes_in, (unsigned long long)is.bytes_out);
     C("http_requests_total", "HTTP requests answered", " %llu", hs.requests);
     if (vs.fuse) {
         const struct control_view_stats ms = vs;
-        if (!rc) rc = metric(&b, "fuse_operations_total", "counter", "FUSE requests by operation");
+        if (!rc) rc = metrics_family(&b, "fuse_operations_total", "counter", "FUSE requests by operation");
         if (!rc) rc = buf_printf(&b,
             "smfs_fuse_operations_total{op=\"lookup\"} %llu\nsmfs_fuse_operations_total{op=\"getattr\"} %llu\n"
             "smfs_fuse_operations_total{op=\"readdir\"} %llu\nsmfs_fuse_operations_total{op=\"open\"} %llu\n"
@@ -233,6 +233,7 @@ char *metrics_text(struct control *c, size_t *len)
     if (!rc) rc = histogram(&b, "reload_fanout_seconds", "from a new version shown to readers to every "
                             "reload signal handed to its connection", &c->fanout_hist);
     if (!rc) rc = tiers(c, &b);
+    if (!rc && c->stream) rc = stream_metrics(c->stream, &b);
     if (!rc) rc = process(&b, c->started_ns);
 #undef G
 #undef C

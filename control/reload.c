@@ -276,14 +276,16 @@ static int pend_add(struct reload_client *c, struct reload_gen *g, int64_t ts, i
     return 0;
 }
 
-void reload_commit(struct reload *r, const struct reload_signal *sigs, size_t n,
-                   struct store_snap *old, int64_t now)
+uint64_t reload_commit(struct reload *r, const struct reload_signal *sigs, size_t n,
+                       struct store_snap *old, int64_t now)
 {
     bool affected[64] = {0};
+    uint64_t mask = 0;
     size_t nm = n < r->nsigs ? n : r->nsigs;
     if (nm > 64) nm = 64;   /* an assembly has a handful of mounts; cfg caps them too */
     for (size_t i = 0; i < nm; i++) {
         affected[i] = sigs[i].changed || !same_purview(&sigs[i], &r->sigs[i]);
+        if (affected[i]) mask |= UINT64_C(1) << i;
         if (affected[i]) {
             r->sigs[i] = sigs[i];
             r->sigs[i].changed = false;
@@ -337,6 +339,7 @@ void reload_commit(struct reload *r, const struct reload_signal *sigs, size_t n,
     r->iterating--;
     if (g) gen_release(r, g);
     compact(r);
+    return mask;
 }
 
 static struct reload_client *by_conn(struct reload *r, uint64_t conn, size_t *from)

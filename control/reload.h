@@ -110,9 +110,10 @@ int reload_register(struct reload *r, const struct reload_reg *reg, int64_t now_
 
 /* A commit: SIGS (one per mount, cfg order) describe the new version; OLD is a
  * snapshot of the version it replaced (taken; NULL if none). Mounts whose signal is
- * `changed` or whose purview moved are signalled. NOW: monotonic ns. */
-void reload_commit(struct reload *r, const struct reload_signal *sigs, size_t n,
-                   struct store_snap *old, int64_t now);
+ * `changed` or whose purview moved are signalled. NOW: monotonic ns. Returns those
+ * mounts, bit i for mount i. */
+uint64_t reload_commit(struct reload *r, const struct reload_signal *sigs, size_t n,
+                       struct store_snap *old, int64_t now);
 
 /* .sm.api.reloadComplete[ts] from CONN: if a signal with exactly TS is pending on
  * that connection, resolves it (one, for a connection registered for several mounts)

@@ -88,7 +88,7 @@ static yaml_node_t *get(struct ld *l, yaml_node_t *m, const char *key)
 }
 
 /* A setting smfs reads and checks but does not act on yet: said at its line, so nobody
- * believes it in force. Each goes as its feature lands: the stream (bus, source),
+ * believes it in force. Each goes as its feature lands:
  * end-of-interval and end-of-day writedown (schedule, sortColsDisk, attrDisk, oldName,
  * backfill), tier migration (retain, compression, inventory). */
 static void not_yet(struct ld *l, yaml_node_t *n, const char *path, const char *key, const char *why)
@@ -642,7 +642,6 @@ static void load_sm(struct ld *l, yaml_node_t *n, const char *path)
     sm->pos = sm->source_pos = pos_of(n);
     yaml_node_t *x;
     sm->source = get_str(l, n, path, "source", true, &x);
-    not_yet(l, n, path, "source", "smfs does not subscribe to a stream yet");
     if (x) sm->source_pos = pos_of(x);
     sm->initial_import = get_bool(l, n, path, "initialImport", false);
     sm->enforce_schema = get_bool(l, n, path, "enforceSchema", false);
@@ -757,7 +756,6 @@ static void load_root(struct ld *l, yaml_node_t *root)
     c->mounts = load_named(l, root, path, "mounts", "at least a local mount with partition: date",
                            sizeof *c->mounts, &c->nmounts, mount_fn);
     c->buses = load_named(l, root, path, "bus", NULL, sizeof *c->buses, &c->nbuses, bus_fn);
-    not_yet(l, root, path, "bus", "smfs does not subscribe to a stream yet");
 
     yaml_node_t *el = as_map(l, get(l, root, "elements"), sub(p, path, "elements"), NULL);
     char q[PATH_MAX_KEY];

@@ -1,6 +1,7 @@
 /* core/fileio.c: see fileio.h. */
 #include "fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -195,4 +196,31 @@ int file_join(char *out, size_t n, const char *a, const char *b)
         return -ENAMETOOLONG;
     }
     return 0;
+}
+
+int file_remove_tree(const char *dir, struct smfs_err *err)
+{
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_sys(err, "opendir", dir);
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (errno = 0, de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        char p[PATH_MAX];
+        struct stat sb;
+        rc = file_join(p, sizeof p, dir, de->d_name);
+        if (rc) {
+            rc = err_set(err, rc, "path too long under '%s'", dir);
+            break;
+        }
+        if (lstat(p, &sb) < 0) {
+            if (errno != ENOENT) rc = err_sys(err, "lstat", p);
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) rc = file_remove_tree(p, err);
+        else if (unlink(p) < 0 && errno != ENOENT) rc = err_sys(err, "unlink", p);
+    }
+    closedir(d);
+    if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT) rc = err_sys(err, "rmdir", dir);
+    return rc;
 }

@@ -48,6 +48,9 @@ int file_join(char *out, size_t n, const char *a, const char *b) __attribute__((
 int file_mkdirs(const char *path, mode_t mode, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
+/* rm -r DIR (symbolic links are removed, never followed); a missing DIR is fine. */
+int file_remove_tree(const char *dir, struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* fsync the directory DIR: what makes a rename or a new name in it survive power loss. */
 int file_sync_dir(const char *dir, struct smfs_err *err) __attribute__((warn_unused_result));
 

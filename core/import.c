@@ -487,38 +487,19 @@ static int restore_dir(struct imp *im, uint64_t tid, const char *rel, struct smf
     return 0;
 }
 
-/* Remove a directory tree the store made (objects/, packs/). */
-static int remove_tree(const char *dir, struct smfs_err *err)
-{
-    struct strv names = {0};
-    if (!exists(dir)) return 0;
-    int rc = import_list_dir(dir, &names, err);
-    for (size_t i = 0; rc == 0 && i < names.n; i++) {
-        char p[4600];
-        struct stat sb;
-        PJOIN(p, dir, names.v[i]);
-        if (lstat(p, &sb) < 0) continue;
-        if (S_ISDIR(sb.st_mode)) rc = remove_tree(p, err);
-        else if (unlink(p) < 0 && errno != ENOENT) rc = err_sys(err, "unlink", p);
-    }
-    strv_free(&names);
-    if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT) rc = err_sys(err, "rmdir", dir);
-    return rc;
-}
-
 static int remove_store(struct imp *im, struct smfs_err *err)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < im->ntiers; i++) {
         char p[4200];
         snprintf(p, sizeof p, "%s/objects", im->tiers[i].path);
-        rc = remove_tree(p, err);
+        rc = file_remove_tree(p, err);
     }
     const char *files[] = { "packs", "STORE", "lock" };
     for (size_t i = 0; rc == 0 && i < 3; i++) {
         char p[4200];
         PJOIN(p, im->home, files[i]);
-        rc = i == 0 ? remove_tree(p, err) : (unlink(p) < 0 && errno != ENOENT ? err_sys(err, "unlink", p) : 0);
+        rc = i == 0 ? file_remove_tree(p, err) : (unlink(p) < 0 && errno != ENOENT ? err_sys(err, "unlink", p) : 0);
     }
     for (size_t i = 0; rc == 0 && i < im->created.n; i++)
         if (strcmp(im->created.v[i], im->home)) rmdir(im->created.v[i]);

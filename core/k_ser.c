@@ -154,6 +154,7 @@ struct rd {
     struct smfs_err *err;
     uint64_t         mem_left;   /* what the decoded object may still take in memory */
     uint64_t         mem_max;
+    bool             truncated;  /* the bytes ended before the object did */
 };
 
 /* What one K object costs besides its data: the struct and the allocator's share. A
@@ -174,6 +175,7 @@ static int charge(struct rd *r, uint64_t bytes, size_t at)
 
 static int r_short(struct rd *r, size_t need, const char *what)
 {
+    r->truncated = true;
     return err_set(r->err, -EBADMSG, "%s at offset %zu needs %zu bytes, %zu left", what,
                    r->off, need, r->len - r->off);
 }
@@ -222,9 +224,11 @@ static int r_str0(struct rd *r, char **out, const char *what)
 {
     const uint8_t *s = r->p + r->off;
     const uint8_t *z = memchr(s, 0, r->len - r->off);
-    if (!z)
+    if (!z) {
+        r->truncated = true;
         return err_set(r->err, -EBADMSG, "%s at offset %zu is not NUL-terminated before the end (%zu bytes left)",
                        what, r->off, r->len - r->off);
+    }
     size_t n = (size_t)(z - s);
     char *c = malloc(n + 1);
     if (!c) return err_set(r->err, -ENOMEM, "out of memory");
@@ -267,9 +271,11 @@ static int r_fn(struct rd *r, int8_t t, size_t start, struct k **out, int depth)
     } else if (t == KT_PROJECTION || t == KT_COMPOSITION) {
         int32_t n;
         if ((rc = r_i32(r, &n, "function arity")) < 0) return rc;
-        if (n < 0 || (size_t)n > r->len - r->off)
+        if (n < 0 || (size_t)n > r->len - r->off) {
+            r->truncated = n >= 0;
             return err_set(r->err, -EBADMSG, "function at offset %zu claims %d parts, %zu bytes left",
                            start, n, r->len - r->off);
+        }
         for (int32_t i = 0; i < n && rc == 0; i++) rc = r_skip(r, depth + 1);
     } else if (t >= KT_EACH && t <= KT_EACHPRIOR_LAST) {
         rc = r_skip(r, depth + 1);
@@ -344,18 +350,22 @@ static int r_obj(struct rd *r, struct k **out, int depth)
          * at least one byte (a list item its type byte, a symbol its NUL). */
         uint64_t need;
         int w = t == KT_SYM || t == KT_LIST ? 1 : k_width(t);
-        if (ckd_mul_u64(&need, (uint64_t)n, (uint64_t)w) || need > left)
+        if (ckd_mul_u64(&need, (uint64_t)n, (uint64_t)w) || need > left) {
+            r->truncated = true;
             return err_set(r->err, -EBADMSG, "%s vector at offset %zu claims %d items (%llu bytes), %zu bytes left",
                            k_type_name(t), start, n, (unsigned long long)need, left);
+        }
         /* The items' memory: pointers for a list or symbols, the data otherwise. */
         uint64_t mem = (uint64_t)n * (t == KT_SYM || t == KT_LIST ? sizeof(void *) : (uint64_t)w);
         if ((rc = charge(r, mem, start)) < 0) return rc;
         if (t == KT_SYM) {   /* one block for all the names */
             size_t used;
             rc = k_symv_packed((const char *)r->p + r->off, left, n, &x, &used);
-            if (rc == -EBADMSG)
+            if (rc == -EBADMSG) {
+                r->truncated = true;
                 return err_set(r->err, rc, "symbol at offset %zu is not NUL-terminated before the end (%zu bytes left)",
                                r->off + used, left - used);
+            }
             if (rc) return err_set(r->err, rc, "out of memory for %d symbols", n);
             r->off += used;
             x->attr = attr;
@@ -445,6 +455,18 @@ int k_deserialize_within(const uint8_t *p, size_t len, bool big_endian, uint64_t
     if (rc < 0) {
         *out = NULL;
         return rc;
+    }
+    if (used) *used = r.off;
+    return 0;
+}
+
+int k_deserialize_prefix(const uint8_t *p, size_t len, struct k **out, size_t *used, struct smfs_err *err)
+{
+    struct rd r = { p, len, 0, false, err, UINT64_MAX, UINT64_MAX, false };
+    int rc = r_obj(&r, out, 0);
+    if (rc < 0) {
+        *out = NULL;
+        return r.truncated && rc == -EBADMSG ? -ENODATA : rc;
     }
     if (used) *used = r.off;
     return 0;

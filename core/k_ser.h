@@ -31,6 +31,12 @@ int64_t k_ser_size(const struct k *x);
  * consumed, which may be less than len. */
 int k_deserialize(const uint8_t *p, size_t len, bool big_endian, struct k **out,
                   size_t *used, struct smfs_err *err) __attribute__((warn_unused_result));
+/* Decode the little-endian object at the start of P[0..len), a stream of objects back
+ * to back (a journal): -ENODATA when the bytes end before the object does (a prefix
+ * of more to come, or a torn tail), -EBADMSG when they cannot be an object at all. */
+int k_deserialize_prefix(const uint8_t *p, size_t len, struct k **out, size_t *used, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+
 /* k_deserialize that refuses, with -E2BIG and before allocating it, an object that
  * would take more than MAX_MEM bytes decoded (every object counted at its struct and
  * allocator cost plus its data): what a peer's message may expand to. */

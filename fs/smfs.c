@@ -55,6 +55,7 @@ struct daemon {
     int               stop_fd;        /* symlink mode: eventfd the stop hook writes */
     struct control   *ctl;
     bool              curl_inited;
+    char              tp_creds[1100]; /* --tp-login's user:password ("": none) */
 };
 
 /* ---- the hooks control/ calls ------------------------------------------------------ */
@@ -315,6 +316,30 @@ static int start_readers(struct daemon *d)
     return 0;
 }
 
+/* --tp-login: "user:password" on the first line of a file only smfs's user should
+ * read (a password on the command line would show in ps). */
+static int read_tp_login(struct daemon *d)
+{
+    const char *path = d->o->tp_login;
+    if (!path) return 0;
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        log_err("--tp-login: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+        log_warn("--tp-login: %s can be read by other users (chmod 600 it)", path);
+    char *got = fgets(d->tp_creds, sizeof d->tp_creds, f);
+    fclose(f);
+    d->tp_creds[strcspn(d->tp_creds, "\r\n")] = 0;
+    if (!got || !d->tp_creds[0]) {
+        log_err("--tp-login: %s: the first line should be user:password", path);
+        return -1;
+    }
+    return 0;
+}
+
 static int start_control(struct daemon *d)
 {
     struct smfs_err e = {0};
@@ -328,7 +353,12 @@ static int start_control(struct daemon *d)
         .q_users = o->users, .q_unix_mode = o->q_socket_mode, .q_unix_chgrp = o->socket_chgrp,
         .q_unix_gid = o->socket_gid, .http_port = o->http_port, .http_host = o->http_host,
         .auto_vacuum = !o->no_auto_vacuum, .keep_versions = o->keep_versions,
+        .stream_off = o->no_stream ? "--no-stream" : NULL,
+        .stream_dir = o->stream_dir, .tp_log_dir = o->tp_log_dir, .stream_budget = o->stream_budget,
+        .stream_checkpoint_ms = o->stream_checkpoint_ms,
     };
+    if (read_tp_login(d)) return -1;
+    co.tp_creds = d->tp_creds[0] ? d->tp_creds : NULL;
     /* libcurl's global set-up is not thread-safe: here, before the control thread. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     d->curl_inited = true;

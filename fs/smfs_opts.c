@@ -22,7 +22,8 @@ struct cli {
     char *config, *admin, *log_level, *readahead;
     char *port, *q_socket, *users, *http, *keep, *log_file;
     char *socket_group, *q_socket_mode;
-    int   vanilla, no_passthrough, syslog, no_auto_vacuum;
+    char *tp_login, *tp_log_dir, *stream_dir, *stream_mem, *stream_ckpt;
+    int   vanilla, no_passthrough, syslog, no_auto_vacuum, no_stream;
     char *pos[2];
     int   npos;
 };
@@ -64,6 +65,18 @@ static const struct fuse_opt cli_spec[] = {
     OPT("socket_group=%s", socket_group, 0),
     OPT("--q-socket-mode %s", q_socket_mode, 0),
     OPT("q_socket_mode=%s", q_socket_mode, 0),
+    OPT("--no-stream", no_stream, 1),
+    OPT("no_stream", no_stream, 1),
+    OPT("--tp-login %s", tp_login, 0),
+    OPT("tp_login=%s", tp_login, 0),
+    OPT("--tp-log-dir %s", tp_log_dir, 0),
+    OPT("tp_log_dir=%s", tp_log_dir, 0),
+    OPT("--stream-dir %s", stream_dir, 0),
+    OPT("stream_dir=%s", stream_dir, 0),
+    OPT("--stream-memory-mb %s", stream_mem, 0),
+    OPT("stream_memory_mb=%s", stream_mem, 0),
+    OPT("--stream-checkpoint-ms %s", stream_ckpt, 0),
+    OPT("stream_checkpoint_ms=%s", stream_ckpt, 0),
     FUSE_OPT_END,
 };
 
@@ -101,6 +114,11 @@ static void cli_release(struct cli *c)
     free(c->log_file);
     free(c->socket_group);
     free(c->q_socket_mode);
+    free(c->tp_login);
+    free(c->tp_log_dir);
+    free(c->stream_dir);
+    free(c->stream_mem);
+    free(c->stream_ckpt);
     free(c->pos[0]);
     free(c->pos[1]);
 }
@@ -204,6 +222,23 @@ static void usage(void)
            "                           versions kept besides those in use (default 1)\n"
            "    --no-auto-vacuum; -o no_auto_vacuum\n"
            "                           reclaim old versions only on 'smctl vacuum'\n"
+           "\n"
+           "The stream (the tickerplant of the assembly's source bus, or $KXI_RT_NODES):\n"
+           "    --no-stream; -o no_stream\n"
+           "                           serve and version the database, subscribe to nothing\n"
+           "    --tp-login=FILE; -o tp_login=FILE\n"
+           "                           the tickerplant login, user:password on the first line\n"
+           "    --tp-log-dir=DIR; -o tp_log_dir=DIR\n"
+           "                           read the tickerplant's logs here (it reports paths of its\n"
+           "                           own host; default: those paths)\n"
+           "    --stream-dir=DIR; -o stream_dir=DIR\n"
+           "                           the day's rows until written down (default: the HDB\n"
+           "                           mount's baseURI/stream)\n"
+           "    --stream-memory-mb=N; -o stream_memory_mb=N\n"
+           "                           rows held in memory before they go to disk (default 64)\n"
+           "    --stream-checkpoint-ms=N; -o stream_checkpoint_ms=N\n"
+           "                           how often rows received are made durable (default 2000)\n"
+           "\n"
            "    -V, --version          print the version\n"
            "\n"
            "Access: the mount is readable by smfs's user only unless -o allow_other (for root,\n"
@@ -330,6 +365,20 @@ static int check(struct cli *c, const struct fuse_cmdline_opts *fo, struct smfs_
         return bad("--q-socket-mode and --socket-group need a socket file, not an abstract @name "
                    "(anyone in the network namespace may connect to those)");
     if (o->q_socket && o->q_socket[0] == '@') o->q_socket_mode = 0;
+    if (c->tp_login && (rc = absolute(c->tp_login, "--tp-login", &o->tp_login))) return rc;
+    if (c->tp_log_dir && (rc = absolute(c->tp_log_dir, "--tp-log-dir", &o->tp_log_dir))) return rc;
+    if (c->stream_dir && (rc = absolute(c->stream_dir, "--stream-dir", &o->stream_dir))) return rc;
+    if (c->stream_mem) {
+        uint64_t v;
+        if (num_parse_u64(c->stream_mem, 1, 1u << 20, "--stream-memory-mb", &v, &e)) return bad(e.msg);
+        o->stream_budget = v << 20;
+    }
+    if (c->stream_ckpt) {
+        uint64_t v;
+        if (num_parse_u64(c->stream_ckpt, 10, 3600000, "--stream-checkpoint-ms", &v, &e)) return bad(e.msg);
+        o->stream_checkpoint_ms = (int)v;
+    }
+    o->no_stream = c->no_stream;
     o->vanilla = c->vanilla;
     o->no_passthrough = c->no_passthrough;
     o->syslog = c->syslog;
@@ -366,6 +415,11 @@ int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
     unprefix(c.log_file);
     unprefix(c.socket_group);
     unprefix(c.q_socket_mode);
+    unprefix(c.tp_login);
+    unprefix(c.tp_log_dir);
+    unprefix(c.stream_dir);
+    unprefix(c.stream_mem);
+    unprefix(c.stream_ckpt);
     if (fo.show_help) {
         usage();
         o->action = SMFS_DONE;
@@ -392,6 +446,9 @@ void smfs_opts_release(struct smfs_opts *o)
     free(o->log_file);
     free(o->users);
     free(o->q_socket);
+    free(o->tp_login);
+    free(o->tp_log_dir);
+    free(o->stream_dir);
     free(o->q_host);
     free(o->http_host);
     if (o->args) fuse_opt_free_args(o->args);

@@ -14,6 +14,7 @@
 #define SMFS_SMFS_OPTS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/log.h"
 
@@ -41,6 +42,10 @@ struct smfs_opts {
     unsigned readahead_kb;      /* 0: the backing disk's */
     enum log_level level;
     bool     vanilla, no_passthrough, syslog, no_auto_vacuum;
+    bool     no_stream;
+    char    *tp_login, *tp_log_dir, *stream_dir;   /* absolute, or NULL */
+    uint64_t stream_budget;     /* bytes; 0: the default */
+    int      stream_checkpoint_ms;                  /* 0: the default */
     bool     foreground, single_thread;
     unsigned max_threads;       /* 0: libfuse's default */
     struct fuse_args *args;     /* what is left for libfuse (-o options, -d) */

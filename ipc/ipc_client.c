@@ -316,3 +316,13 @@ int ipc_client_send_raw(struct ipc_client *c, const void *p, size_t n, struct sm
 {
     return write_all(c, p, n, -1, err);
 }
+
+int ipc_client_fd(const struct ipc_client *c)
+{
+    return c->fd;
+}
+
+bool ipc_client_queued(const struct ipc_client *c)
+{
+    return c->q != NULL;
+}

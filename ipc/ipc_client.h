@@ -42,6 +42,10 @@ int ipc_client_send(struct ipc_client *c, const struct k *x, struct smfs_err *er
 /* Receive the next message the peer sends of its own accord (async or sync). */
 int ipc_client_recv(struct ipc_client *c, int timeout_ms, struct k **msg, enum ipc_type *type,
                     struct smfs_err *err) __attribute__((warn_unused_result));
+/* The socket, for poll (readable: a message is arriving), and whether messages that
+ * arrived during a call wait in the queue (poll would not show them). */
+int  ipc_client_fd(const struct ipc_client *c);
+bool ipc_client_queued(const struct ipc_client *c);
 /* Send raw bytes (tests of hostile input). */
 int ipc_client_send_raw(struct ipc_client *c, const void *p, size_t n, struct smfs_err *err)
         __attribute__((warn_unused_result));

@@ -25,6 +25,8 @@ static const struct {
     { "versions", smctl_daemon, "versions [--json]                    the kept versions, as the running smfs sees them" },
     { "vacuum",   smctl_daemon, "vacuum [--keep N]                    let the running smfs reclaim unpinned versions" },
     { "verify",   smctl_daemon, "verify [--json]                      let the running smfs re-read and check every version" },
+    { "stream",   smctl_stream, "stream [rows TABLE] [--json]         the subscription to the tickerplant; the rows held today" },
+    { "journal",  smctl_journal,"journal [--tables] LOG...            read tickerplant logs: whole messages, torn tails, rows" },
     { "stop",     smctl_daemon, "stop                                 unmount and stop the running smfs" },
     { "gen-hdb", smctl_gen_hdb, "gen-hdb DIR --days N --rows R [...]  write a deterministic date-partitioned HDB" },
 };

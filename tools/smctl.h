@@ -19,11 +19,29 @@ int smctl_ingest(int argc, char **argv);
 
 int smctl_load(int argc, char **argv);
 int smctl_daemon(int argc, char **argv);   /* status, versions, vacuum, stop */
+int smctl_stream(int argc, char **argv);
+int smctl_journal(int argc, char **argv);
 
 struct cfg;
 /* The assembly smfs would use (-c PATH, $KXI_ASSEMBLY_FILE, ./assembly.yaml, the
  * embedded default); every diagnostic printed to stderr. NULL unless valid. */
 struct cfg *smctl_load_cfg(const char *path);
+
+#include <jansson.h>
+/* A field of a daemon's JSON reply, for printf: 0 and "" when absent. Plain values,
+ * so one printf can take any number of them. */
+static inline long long I(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+static inline const char *S(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* The "stream" object of a status reply, for a person. */
+void smctl_print_stream(json_t *st);
 
 /* Print "smctl: <msg>" to stderr. */
 void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -30,19 +30,6 @@ int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n
     return rc;
 }
 
-/* An integer field as printf's %lld takes it: no shared string buffers, so one printf
- * can show any number of them (each i64() call used to reuse one of three buffers). */
-static long long I(json_t *o, const char *k)
-{
-    return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static const char *S(json_t *o, const char *k)
-{
-    const char *v = json_string_value(json_object_get(o, k));
-    return v ? v : "";
-}
-
 struct watch {
     const char     *path;
     struct progress pr;
@@ -143,6 +130,7 @@ static void print_status(json_t *r)
         printf("reload: %lld q IPC and %lld REST registrations, %lld acknowledgements pending, %lld versions held; "
                "%lld signals, %lld acks, %lld timeouts\n", I(rl, "clients_qipc"), I(rl, "clients_rest"),
                I(rl, "pending_acks"), I(rl, "versions_held"), I(rl, "signals"), I(rl, "acks"), I(rl, "timeouts"));
+    smctl_print_stream(json_object_get(r, "stream"));
     json_t *f = json_object_get(r, "fuse");
     if (f) {
         printf("fuse: passthrough %s, readahead %lld KiB\n",
