@@ -132,6 +132,7 @@ static int gen_table(const char *pdir, const char *table, int32_t date, const st
     struct k *cols[8] = { 0 };
     int rc = 0;
     struct k *sym = k_enum("sym", n), *time = k_vec(KT_TIMESTAMP, n);
+    if (sym) sym->attr = KA_PARTED;   /* rows come grouped by symbol: p#, as .Q.hdpf writes it */
     names[nc] = "sym"; cols[nc++] = sym;
     names[nc] = "time"; cols[nc++] = time;
     struct k *f1 = k_vec(KT_FLOAT, n), *f2 = trade ? NULL : k_vec(KT_FLOAT, n);

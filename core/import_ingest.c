@@ -219,10 +219,17 @@ static int put_remapped(struct ingest *in, const char *path, const char *src, un
         else
             v[i] = in->map[v[i]];
     }
-    if (rc == 0 && x->attr) {
-        /* The attribute's index is over the old values; our writer does not build one. */
-        note(in, "warning: %s: its %s# attribute was dropped when re-mapping it to the store's sym", path,
-             k_attr_name(x->attr));
+    /* Re-mapping keeps runs, groups and distinctness, so u#, p# and g# still hold (their
+     * index structure is built again over the new values); the order does not, so s#
+     * holds only if the new values are still sorted. */
+    char why[200] = "";
+    if (rc == 0 && x->attr == KA_SORTED)
+        for (int64_t i = 1; i < x->n && !why[0]; i++)
+            if (v[i] < v[i - 1]) snprintf(why, sizeof why, "the store's sym orders its values differently");
+    if (rc == 0 && x->attr > KA_SORTED) (void)kdb_attr_supported(x, why, sizeof why);   /* fills WHY if not */
+    if (rc == 0 && x->attr && why[0]) {
+        note(in, "warning: %s: its %s# attribute was dropped when re-mapping it to the store's sym: %s", path,
+             k_attr_name(x->attr), why);
         x->attr = KA_NONE;
     }
     struct buf raw, out;

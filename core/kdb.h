@@ -113,9 +113,25 @@ enum {
                                       writes the true count, as 3.x did (both load) */
 };
 
-/* Append the file bytes of x to OUT: simple vectors → fe20, KT_ENUM vectors → fd20,
- * everything else → ff01. Refuses u#/p#/g# on fe20/fd20 files (-ENOTSUP). */
+/* Append the file bytes of x to OUT: simple vectors → fe20, KT_ENUM vectors → fd20
+ * (with kdb_attr_encode's structure for u#, p#, g#), everything else → ff01. -ENOTSUP
+ * for an attribute kdb_attr_supported refuses (u#/p#/g# on other vectors). */
 int kdb_encode(const struct k *x, unsigned flags, struct buf *out, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+
+/* --- attributes (kdb_attr.c) ----------------------------------------------------- */
+
+/* Whether kdb_attr_encode can write x's attribute (none and s# need nothing): 1, or 0
+ * with WHY saying what the evidence does not cover. */
+int kdb_attr_supported(const struct k *x, char *why, size_t n);
+/* Append the structure kdb+ puts after the data of a u#/p#/g# enumeration (nothing for
+ * none or s#). -ENOTSUP beyond what kdb+'s own files show, -EINVAL when the data
+ * cannot carry the attribute (p# not parted, u# with repeats). */
+int kdb_attr_encode(const struct k *x, struct buf *out, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+/* Check the TL bytes after a decoded column's data against what its data implies:
+ * -EBADMSG "corrupt p# column" when they disagree. Columns beyond the evidence pass. */
+int kdb_attr_check(const struct k *x, const uint8_t *t, size_t tl, const char *name, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
 /* Encode a general list of vectors/atoms of one simple type as a nested column:

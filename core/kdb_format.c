@@ -298,6 +298,12 @@ int kdb_decode_probed(const uint8_t *p, size_t len, const char *name, const stru
         x->attr = (uint8_t)in.attr;
         if (in.fmt == KDB_FMT_ENUM) {
             memcpy(x->u.v, p + in.data_off, in.data_len);
+            size_t end = in.data_off + in.data_len;
+            int rc = kdb_attr_check(x, p + end, len - end, nm(name), err);
+            if (rc) {
+                k_free(x);
+                return rc;
+            }
         } else {
             int64_t *d = x->u.v;
             for (int64_t i = 0; i < in.count; i++) d[i] = (int32_t)le32(p + in.data_off + 4 * (uint64_t)i);
@@ -330,10 +336,9 @@ int kdb_encode(const struct k *x, unsigned flags, struct buf *out, struct smfs_e
     bool zero = flags & KDB_ENC_ZERO_COUNT;
     int rc;
     if (k_is_simple(x->t) || x->t == KT_ENUM) {
-        if (x->attr > KA_SORTED)
-            return err_set(err, -ENOTSUP, "encode: %s# on a %s column file needs kdb+'s index structures, which smfs does not write "
-                           "(their layout is not public); write it unsorted-attribute and let kdb+ apply it",
-                           k_attr_name(x->attr) ? k_attr_name(x->attr) : "?", k_type_name(x->t));
+        char why[200];
+        if (!kdb_attr_supported(x, why, sizeof why))
+            return err_set(err, -ENOTSUP, "encode: %s; write it without and let kdb+ apply it", why);
         uint64_t count = zero && x->attr == KA_NONE ? 0 : (uint64_t)x->n;
         size_t bytes = (size_t)x->n * (size_t)k_width(x->t);
         if (x->t == KT_ENUM) {
@@ -356,7 +361,8 @@ int kdb_encode(const struct k *x, unsigned flags, struct buf *out, struct smfs_e
             st64(h + 8, count);
             if ((rc = put(buf_append(out, h, sizeof h), err)) < 0) return rc;
         }
-        return put(buf_append(out, x->u.v, bytes), err);
+        if ((rc = put(buf_append(out, x->u.v, bytes), err)) < 0) return rc;
+        return x->attr > KA_SORTED ? kdb_attr_encode(x, out, err) : 0;
     }
     if (x->t == KT_SYM) {
         if (x->n > INT32_MAX)
