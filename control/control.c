@@ -97,10 +97,11 @@ static int date_range(struct control *c, struct store_snap *snap, int32_t *lo, i
  *   date mount     minTS = first day 00:00, maxTS = last day's last nanosecond
  *   ordinal mount  minTS = HDB maxTS + 1ns, maxTS = minTS - 1ns: nothing written
  *                  since (intervals come with end-of-interval writedown)
- *   stream mount   minTS = HDB maxTS + 1ns; startTS, endTS, pos null (no _prtnEnd)
+ *   stream mount   minTS = HDB maxTS + 1ns; startTS, endTS, pos those of the _prtnEnd
+ *                  the writedown followed (null for an ingest)
  * An empty HDB has null bounds everywhere. */
 int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const struct cfg_mount *changed,
-                struct reload_signal **out, size_t *n, struct smfs_err *err)
+                const struct prtn_end *pe, struct reload_signal **out, size_t *n, struct smfs_err *err)
 {
     const struct cfg *cfg = c->o.cfg;
     int32_t lo, hi;
@@ -119,6 +120,11 @@ int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const st
                                     .end_ts = KNULL_J, .pos = KNULL_J, .changed = m == changed};
         if (m->type == CFG_MOUNT_STREAM) {
             g->min_ts = after;
+            if (pe) {
+                g->start_ts = pe->start_ts;
+                g->end_ts = pe->end_ts;
+                g->pos = pe->pos;
+            }
         } else if (m->partition == CFG_PART_DATE) {
             g->min_ts = hmin;
             g->max_ts = hmax;
@@ -149,7 +155,7 @@ static void diag_json(void *arg, const char *line)
 
 /* What the current version holds per tier, for /metrics (writer thread, or before the
  * threads start): an index walk, no object is read. */
-static void note_usage(struct control *c)
+void ctl_note_usage(struct control *c)
 {
     struct store_snap *snap = NULL;
     struct store_usage u;
@@ -175,15 +181,15 @@ static void note_usage(struct control *c)
  *   - the signals are sent (by the loop, after this returns) only once the view and
  *     the kernel show the new version, so a client that reloads on its callback
  *     finds it. */
-static int publish_commit(struct control *c, int64_t start_rt, struct commit_note **out,
-                          struct smfs_err *err)
+int ctl_publish_commit(struct control *c, int64_t start_rt, const struct prtn_end *pe, struct commit_note **out,
+                       struct smfs_err *err)
 {
     struct commit_note *note = calloc(1, sizeof *note);
     if (!note) return err_set(err, -ENOMEM, "out of memory");
     uint64_t old = ctl_current(c), shown = 0;
-    struct smfs_err pe = {0};
-    if (old && store_snap_get(c->o.store, old, &note->old, &pe)) {
-        log_warn("version %llu could not be held for acknowledgements: %s", (unsigned long long)old, pe.msg);
+    struct smfs_err he = {0};
+    if (old && store_snap_get(c->o.store, old, &note->old, &he)) {
+        log_warn("version %llu could not be held for acknowledgements: %s", (unsigned long long)old, he.msg);
         note->old = NULL;
     }
     int rc = c->o.hooks.publish(c->o.hooks.arg, &shown, err);
@@ -192,7 +198,7 @@ static int publish_commit(struct control *c, int64_t start_rt, struct commit_not
     struct store_snap *cur = NULL;
     if (!rc) log_info("version %llu is live (was %llu)", (unsigned long long)now, (unsigned long long)shown);
     if (!rc) rc = store_snap_get(c->o.store, now, &cur, err);
-    if (!rc) rc = ctl_signals(c, cur, start_rt, c->o.cfg->hdb, &note->sigs, &note->n, err);
+    if (!rc) rc = ctl_signals(c, cur, start_rt, c->o.cfg->hdb, pe, &note->sigs, &note->n, err);
     if (cur) store_snap_put(cur);
     if (rc) {
         note_free(note);
@@ -203,8 +209,8 @@ static int publish_commit(struct control *c, int64_t start_rt, struct commit_not
 }
 
 /* Writer thread: where the running job is, for status (under mu, briefly). */
-static void job_progress(struct control *c, const char *phase, const char *current, uint64_t done,
-                         uint64_t total, uint64_t bytes_done, uint64_t bytes_total)
+void ctl_job_progress(struct control *c, const char *phase, const char *current, uint64_t done, uint64_t total,
+                      uint64_t bytes_done, uint64_t bytes_total)
 {
     pthread_mutex_lock(&c->mu);
     snprintf(c->job.phase, sizeof c->job.phase, "%s", phase);
@@ -219,13 +225,13 @@ static void job_progress(struct control *c, const char *phase, const char *curre
 static void on_ingest_progress(void *arg, const struct import_progress *p)
 {
     struct diag_ctx *d = arg;
-    job_progress(d->c, p->phase, p->current, p->parts_done, p->parts_total, p->bytes_done, p->bytes_total);
+    ctl_job_progress(d->c, p->phase, p->current, p->parts_done, p->parts_total, p->bytes_done, p->bytes_total);
 }
 
 static void on_verify_progress(void *arg, const struct store_verify_progress *p)
 {
     struct diag_ctx *d = arg;
-    job_progress(d->c, "verify", NULL, p->objects_done, p->objects_total, p->bytes_done, p->bytes_total);
+    ctl_job_progress(d->c, "verify", NULL, p->objects_done, p->objects_total, p->bytes_done, p->bytes_total);
 }
 
 static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **note)
@@ -258,7 +264,7 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
     int64_t committed_rt = ctl_now_rt(), published_rt = 0;
     if (!io.dry_run) {
         struct smfs_err pe = {0};
-        if (publish_commit(c, start_rt, note, &pe)) {
+        if (ctl_publish_commit(c, start_rt, NULL, note, &pe)) {
             /* The commit is durable; only what readers see lags. Say so, loudly. */
             log_err("version %llu committed but not published: %s", (unsigned long long)sum.version, pe.msg);
             json_t *r = admin_error("version %llu committed but not published: %s",
@@ -268,7 +274,7 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
         }
         published_rt = ctl_now_rt();
         (*note)->commit_s_ns = committed_rt - start_rt;
-        note_usage(c);
+        ctl_note_usage(c);
         log_info("ingest %s: version %llu (%llu added, %llu replaced, %llu files)", dir,
                  (unsigned long long)sum.version, (unsigned long long)sum.added,
                  (unsigned long long)sum.replaced, (unsigned long long)sum.files);
@@ -366,6 +372,7 @@ static void *writer_main(void *arg)
         if (!strcmp(j->cmd, "ingest")) j->reply = run_ingest(c, j->body, &j->note);
         else if (!strcmp(j->cmd, "verify")) j->reply = run_verify(c);
         else if (!strcmp(j->cmd, "repair")) j->reply = run_repair(c);
+        else if (!strcmp(j->cmd, "eod")) j->reply = ctl_eod_run(c, j->body, &j->note);
         else j->reply = run_vacuum(c, j->body, j->req == 0);
         pthread_mutex_lock(&c->mu);
         c->job.running = false;
@@ -376,7 +383,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void enqueue(struct control *c, struct job *j)
+void ctl_enqueue(struct control *c, struct job *j)
 {
     pthread_mutex_lock(&c->mu);
     push(&c->todo, j);
@@ -402,7 +409,7 @@ void ctl_queue_vacuum(struct control *c)
     snprintf(j->cmd, sizeof j->cmd, "vacuum");
     c->vacuum_queued = true;
     c->vacuum_again = false;
-    enqueue(c, j);
+    ctl_enqueue(c, j);
 }
 
 /* ---- the loop thread --------------------------------------------------------------- */
@@ -426,6 +433,9 @@ static void on_wake(struct ev_loop *loop, void *arg)
             c->n.vacuum_versions += (uint64_t)json_integer_value(json_object_get(d->reply, "versions_dropped"));
         } else if (!strcmp(d->cmd, "verify")) {
             c->n.verifies++;
+        } else if (!strcmp(d->cmd, "eod")) {
+            if (d->note) c->n.commits++;
+            ctl_eod_done(c, d);
         }
         if (d->note) {
             api_commit(c, d->note);   /* takes the pin the note holds */
@@ -509,6 +519,10 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
         c->o.hooks.stop(c->o.hooks.arg);
         return;
     }
+    if (!strcmp(cmd, "eod")) {
+        ctl_eod_manual(c, req, body);
+        return;
+    }
     if (!strcmp(cmd, "stream-rows")) {
         if (c->stream) stream_request(c->stream, req, "rows", body);
         else admin_reply(a, req, admin_error("the stream is off: %s", c->stream_off));
@@ -516,7 +530,7 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
     }
     if (strcmp(cmd, "ingest") && strcmp(cmd, "vacuum") && strcmp(cmd, "verify")) {
         admin_reply(a, req, admin_error("unknown command '%.64s' (known: status, clients, versions, "
-                                        "ingest, vacuum, verify, stream-rows, stop)", cmd));
+                                        "ingest, vacuum, verify, stream-rows, eod, stop)", cmd));
         return;
     }
     struct job *j = calloc(1, sizeof *j);
@@ -527,7 +541,7 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
     j->req = req;
     snprintf(j->cmd, sizeof j->cmd, "%s", cmd);
     j->body = json_incref(body);
-    enqueue(c, j);
+    ctl_enqueue(c, j);
 }
 
 /* Every few seconds: a store whose index write failed (a full disk) tries to cut its
@@ -541,7 +555,7 @@ static int64_t on_health_timer(struct ev_loop *loop, void *arg)
         if (j) {
             snprintf(j->cmd, sizeof j->cmd, "repair");
             c->repair_queued = true;
-            enqueue(c, j);
+            ctl_enqueue(c, j);
         }
     }
     return CTL_HEALTH_MS;
@@ -552,16 +566,19 @@ static int64_t on_health_timer(struct ev_loop *loop, void *arg)
 /* A day's rows are sealed: the writedown takes them from here. */
 static void on_sealed(void *arg, const char *dir, int32_t date)
 {
-    (void)arg;
-    int y, m, d;
-    k_ymd_from_days(date, &y, &m, &d);
-    log_info("%04d.%02d.%02d: rows sealed in %s", y, m, d, dir);
+    ctl_eod_sealed(arg, dir, date);
 }
 
 /* The stream thread answered an admin request: hand it to the loop, which replies. */
 static void on_stream_answer(void *arg, uint64_t req, json_t *reply)
 {
     struct control *c = arg;
+    if (json_is_true(json_object_get(reply, "eod")) && !json_is_true(json_object_get(reply, "ok"))) {
+        pthread_mutex_lock(&c->mu);
+        snprintf(c->eod.manual, sizeof c->eod.manual, "failed");
+        snprintf(c->eod.error, sizeof c->eod.error, "%s", json_string_value(json_object_get(reply, "error")) ?: "");
+        pthread_mutex_unlock(&c->mu);
+    }
     struct job *j = calloc(1, sizeof *j);
     if (!j) {
         json_decref(reply);
@@ -653,7 +670,7 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
         return rc;
     }
     ev_set_wake(c->loop, on_wake, c);
-    note_usage(c);
+    ctl_note_usage(c);
     if (ev_timer_add(c->loop, CTL_HEALTH_MS, on_health_timer, c) < 0) {
         control_stop(c);
         return err_set(err, -ENOMEM, "out of memory");

@@ -423,6 +423,28 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
             json_object_set_new(j, "message", json_string(m));
         }
         reply_json(r, 200, j);
+    } else if (!strcmp(p, "/eod")) {
+        /* Manual end of day (Insights' EOD trigger): 202, then GET /eod for its state
+         * (pending, queued, processing, completed, failed). */
+        if (get) {
+            reply_json(r, 200, ctl_eod_json(c));
+        } else if (!post) {
+            reply_error(r, 405, "%s /eod: POST starts an end of day, GET shows it", q->method);
+        } else {
+            json_error_t je;
+            json_t *body = q->len ? json_loadb(q->body, q->len, 0, &je) : json_object();
+            const char *d = json_string_value(json_object_get(body, "date"));
+            int32_t day;
+            if (!json_is_object(body)) reply_error(r, 400, "POST /eod: the body is not a JSON object");
+            else if (json_object_get(body, "date") && (!d || !k_parse_date(d, &day)))
+                reply_error(r, 400, "POST /eod: \"date\" must be YYYY.MM.DD");
+            else if (!c->stream) reply_error(r, 409, "the stream is off (%s): there are no rows to write", c->stream_off);
+            else {
+                ctl_eod_manual(c, 0, body);
+                reply_json(r, 202, json_pack("{s:s}", "state", "pending"));
+            }
+            json_decref(body);
+        }
     } else if (!strcmp(p, "/readyz")) {
         uint64_t cur = ctl_current(c);
         char why[ERR_MSG_MAX];
@@ -508,6 +530,7 @@ json_t *api_status_json(struct control *c)
             "refused", (json_int_t)(is.refused_login + is.refused_full + is.refused_addr + is.refused_fds),
             "error_replies", (json_int_t)is.errors));
     }
+    json_object_set_new(r, "eod", ctl_eod_json(c));
     json_object_set_new(r, "stream", c->stream ? stream_status_json(c->stream)
                                                : json_pack("{s:s,s:s}", "state", "off", "why", c->stream_off));
     if (vs.fuse) {
@@ -547,7 +570,7 @@ static int initial_signals(struct control *c, struct smfs_err *err)
     }
     struct reload_signal *sigs = NULL;
     size_t ns = 0;
-    rc = ctl_signals(c, snap, ts, NULL, &sigs, &ns, err);
+    rc = ctl_signals(c, snap, ts, NULL, NULL, &sigs, &ns, err);
     store_snap_put(snap);
     if (rc) return rc;
     reload_set_signals(c->reload, sigs, ns);

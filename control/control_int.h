@@ -33,6 +33,11 @@ struct commit_note {
     int64_t               published_mono; /* ev_now_ns() once readers saw it */
 };
 
+/* The _prtnEnd a writedown followed: what the stream mount's signal carries. */
+struct prtn_end {
+    int64_t start_ts, end_ts, pos;   /* ns since 1970; pos: yyyymmdd * 10^11 + updates */
+};
+
 /* A Prometheus histogram: cumulative buckets by upper bound (seconds), sum, count. */
 #define HIST_BUCKETS 12
 struct hist {
@@ -64,6 +69,19 @@ struct ctl_counters {
     uint64_t commits, ingest_errors, vacuums, vacuum_versions, verifies;
 };
 
+/* End of day as status shows it (eod.c). */
+struct eod_state {
+    char     manual[16];              /* "", pending, queued, processing, completed, failed */
+    char     manual_date[16];
+    int64_t  manual_ns;
+    char     error[ERR_MSG_MAX];      /* the last failure (kept until a success) */
+    uint64_t pending, done, failed;   /* sealed days waiting; writedowns done; failed tries */
+    bool     has_last;
+    int32_t  last_date;
+    int64_t  last_ns, last_dur_ns;    /* when it committed, how long it took */
+    uint64_t last_version, last_rows, last_bytes, last_files, last_late, last_refused, last_partitions;
+};
+
 /* Locking. One mutex, mu, for the job queues between the loop and the writer; held
  * only to push or pop a job, never across a store call, a reply or a hook. Tags:
  *   [I] immutable after control_start   [M] guarded by mu
@@ -90,6 +108,7 @@ struct control {
     pthread_cond_t      cv;               /* signalled when todo grows or stopping is set */
     struct job         *todo, *done;      /* [M] FIFO by append at the tail */
     struct job_state    job;              /* [M] written by the writer, read by status */
+    struct eod_state    eod;              /* [M] */
     bool                stopping;         /* [M] */
     bool                vacuum_queued, vacuum_again;   /* [L] */
     bool                repair_queued;    /* [L] */
@@ -120,13 +139,32 @@ char *metrics_text(struct control *c, size_t *len);
 
 /* control.c */
 void ctl_queue_vacuum(struct control *c);
+void ctl_enqueue(struct control *c, struct job *j);
+/* After a commit (writer thread): pin the old version, publish the new, compute the
+ * signals (PE: the _prtnEnd the writedown followed, for the stream mount; NULL none). */
+int  ctl_publish_commit(struct control *c, int64_t start_rt, const struct prtn_end *pe, struct commit_note **out,
+                        struct smfs_err *err) __attribute__((warn_unused_result));
+void ctl_note_usage(struct control *c);
+void ctl_job_progress(struct control *c, const char *phase, const char *current, uint64_t done, uint64_t total,
+                      uint64_t bytes_done, uint64_t bytes_total);
+
+/* eod.c: end of day. A sealed day (stream thread) becomes a writer job; the writer
+ * writes it down and publishes; a failure is retried every CTL_EOD_RETRY_MS. */
+#define CTL_EOD_RETRY_MS 30000
+void    ctl_eod_sealed(struct control *c, const char *dir, int32_t date);
+json_t *ctl_eod_run(struct control *c, json_t *body, struct commit_note **note);
+/* The loop saw an eod job end (retry it later if it failed). */
+void    ctl_eod_done(struct control *c, struct job *j);
+/* smctl eod / POST /eod: a manual end of day (REQ 0: no admin reply, REST). */
+void    ctl_eod_manual(struct control *c, uint64_t req, json_t *body);
+json_t *ctl_eod_json(struct control *c);
 /* The version readers see now (the hook's answer; 0: none). Any thread. */
 uint64_t ctl_current(struct control *c);
 int64_t ctl_now_rt(void);
 /* The signals of the version SNAP shows, for every mount of the assembly; TS is when
  * the work that made it started; CHANGED names the mount the commit wrote (NULL: none). */
 int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const struct cfg_mount *changed,
-                struct reload_signal **out, size_t *n, struct smfs_err *err)
+                const struct prtn_end *pe, struct reload_signal **out, size_t *n, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
 #endif

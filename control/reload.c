@@ -315,10 +315,15 @@ uint64_t reload_commit(struct reload *r, const struct reload_signal *sigs, size_
         }
     }
     r->iterating++;
+    /* The HDB's registrants first, then the IDB's, then the stream's: a query process
+     * that purges rows on its signal must find them already where the others look. */
+    for (int pass = 0; pass < 3; pass++)
     for (size_t i = 0; i < r->ncl; i++) {
         struct reload_client *c = r->cl[i];
         size_t mi = (size_t)(c->mount - r->cfg->mounts);
         if (c->dead || mi >= nm || !affected[mi]) continue;
+        int order = c->mount->type == CFG_MOUNT_STREAM ? 2 : c->mount->partition == CFG_PART_ORDINAL ? 1 : 0;
+        if (order != pass) continue;
         const struct reload_signal *s = &r->sigs[mi];
         if (r->ops.send(r->ops.arg, c, s)) {
             client_drop(r, c, "could not send the reload signal");

@@ -278,13 +278,21 @@ static void log_path(const struct stream *s, const char *log, char *out, size_t 
     else snprintf(out, n, "%s", log);
 }
 
+static int new_spill_base(struct stream *s, const char *log, const uint64_t *base, struct smfs_err *err);
 static int new_spill(struct stream *s, const char *log, struct smfs_err *err)
+{
+    return new_spill_base(s, log, NULL, err);
+}
+
+/* A new spill for LOG; BASE: rows of each table that earlier spills of LOG hold. */
+static int new_spill_base(struct stream *s, const char *log, const uint64_t *base, struct smfs_err *err)
 {
     char dir[4200];
     const char *b = log[0] ? base_of(log) : "nolog";
     snprintf(dir, sizeof dir, "%s/%s", s->o.dir, b);
     for (int i = 1; access(dir, F_OK) == 0; i++) snprintf(dir, sizeof dir, "%s/%s.%d", s->o.dir, b, i);
     struct spill_opts so = spill_opts_of(s);
+    so.base = base;
     int rc = spill_create(dir, log, &so, &s->cur, err);
     if (!rc) log_info("stream: today's rows go to %s (log %s)", dir, log[0] ? log : "none");
     pthread_mutex_lock(&s->mu);
@@ -421,6 +429,7 @@ static int take(struct stream *s, const struct tp_msg *m)
         return rc;
     }
     s->dirty = true;
+    spill_count_msg(s->cur);
     int64_t t = last_time(s, ti, m->data), now = now_rt();
     pthread_mutex_lock(&s->mu);
     s->v.msgs++;
@@ -462,7 +471,8 @@ static int replay(struct stream *s, const char *log, uint64_t upto)
         journal_close(j);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < nt; i++) held[i] = (uint64_t)spill_rows(s->cur, s->cfg->tables[i].name);
+    for (size_t i = 0; i < nt; i++)   /* this spill's rows, and those of the log that earlier ones hold */
+        held[i] = spill_base(s->cur, s->cfg->tables[i].name) + (uint64_t)spill_rows(s->cur, s->cfg->tables[i].name);
     /* Start at the mark when it is on the way. */
     const struct spill_mark *mk = spill_mark(s->cur);
     bool use = mk->index > 0 && mk->index <= upto;
@@ -522,7 +532,10 @@ static int replay(struct stream *s, const char *log, uint64_t upto)
                 break;
             } else {
                 counted[ti] += n;
-                if (n > skip) s->dirty = true;
+                if (n > skip) {
+                    s->dirty = true;
+                    spill_count_msg(s->cur);
+                }
             }
         }
         tp_msg_free(&m);
@@ -726,6 +739,56 @@ static json_t *rows_reply(struct stream *s, json_t *body)
                      "rows", rows);
 }
 
+/* A manual end of day (smctl eod): the rows held so far are sealed for the writedown,
+ * and the day goes on in a new spill of the same log that knows how many rows of each
+ * table the sealed one took (a replay must not take them twice). */
+static json_t *eod_error(json_t *r)
+{
+    if (r) json_object_set_new(r, "eod", json_true());   /* the loop marks the manual EOD failed */
+    return r;
+}
+
+static json_t *eod_reply(struct stream *s, json_t *body)
+{
+    if (!s->cur) return eod_error(admin_error("the stream holds no rows now (no current day)"));
+    const char *ds = json_string_value(json_object_get(body, "date"));
+    int32_t date;
+    if (ds && !k_parse_date(ds, &date)) return eod_error(admin_error("eod: '%s' is not a date (YYYY.MM.DD)", ds));
+    char log[4096];
+    snprintf(log, sizeof log, "%s", spill_log(s->cur));
+    if (!ds) date = log[0] ? date_of_log(log) : (int32_t)(k_ts_from_unix_ns(now_rt()) / K_NS_PER_DAY);
+    size_t nt = s->cfg->ntables;
+    uint64_t *base = calloc(nt + 1, sizeof *base), rows = 0;
+    if (!base) return eod_error(admin_error("out of memory"));
+    for (size_t i = 0; i < nt; i++) {
+        uint64_t r = (uint64_t)spill_rows(s->cur, s->cfg->tables[i].name);
+        base[i] = spill_base(s->cur, s->cfg->tables[i].name) + r;
+        rows += r;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", spill_dir(s->cur));
+    s->dirty = true;
+    if (checkpoint(s, NULL)) {
+        free(base);
+        return eod_error(admin_error("eod: the rows held could not be made durable (see the log)"));
+    }
+    int y, m, d;
+    k_ymd_from_days(date, &y, &m, &d);
+    log_info("stream: manual end of day %04d.%02d.%02d: %" PRIu64 " rows sealed", y, m, d, rows);
+    seal(s, date);
+    if (s->cur) {
+        free(base);
+        return eod_error(admin_error("eod: the rows held could not be sealed (see the log)"));
+    }
+    struct smfs_err e = {0};
+    int rc = new_spill_base(s, log, base, &e);
+    free(base);
+    if (rc) log_err("stream: after a manual end of day: %s", e.msg);
+    char dstr[16];
+    snprintf(dstr, sizeof dstr, "%04d.%02d.%02d", y, m, d);
+    return json_pack("{s:b,s:s,s:s,s:I}", "ok", 1, "date", dstr, "sealed", dir, "rows", (json_int_t)rows);
+}
+
 static void serve_requests(struct stream *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -736,7 +799,8 @@ static void serve_requests(struct stream *s)
     while (q) {
         struct req *n = q->next;
         json_t *reply = !strcmp(q->cmd, "rows") ? rows_reply(s, q->body)
-                                                : admin_error("stream: unknown request '%s'", q->cmd);
+                        : !strcmp(q->cmd, "eod") ? eod_reply(s, q->body)
+                                                 : admin_error("stream: unknown request '%s'", q->cmd);
         s->o.answer(s->o.arg, q->id, reply);
         json_decref(q->body);
         free(q);

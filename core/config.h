@@ -210,6 +210,10 @@ int cfg_diag_str(const struct cfg *c, const struct cfg_diag *d, char *out, size_
 int cfg_par_txt(const struct cfg *c, uint64_t version, struct buf *out)
         __attribute__((warn_unused_result));
 
+/* The par.txt a store version holds: a line per local date tier (its segment
+ * directory), then the object-storage tier's URI. Appends to OUT. */
+int cfg_store_par_txt(const struct cfg *c, struct buf *out) __attribute__((warn_unused_result));
+
 const struct cfg_table  *cfg_table_find(const struct cfg *c, const char *name);
 const struct cfg_column *cfg_column_find(const struct cfg_table *t, const char *name);
 const struct cfg_mount  *cfg_mount_find(const struct cfg *c, const char *name);

@@ -317,6 +317,16 @@ void cfg_check(struct cfg *c)
     check_tiers(c);
 }
 
+int cfg_store_par_txt(const struct cfg *c, struct buf *out)
+{
+    for (size_t i = 0; i < c->ndate; i++) {
+        const struct cfg_tier *t = c->date_tiers[i];
+        int rc = buf_printf(out, "%s\n", t->segment ? t->segment : t->store.text);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 int cfg_par_txt(const struct cfg *c, uint64_t version, struct buf *out)
 {
     for (size_t i = 0; i < c->ndate; i++) {

@@ -89,8 +89,8 @@ static yaml_node_t *get(struct ld *l, yaml_node_t *m, const char *key)
 
 /* A setting smfs reads and checks but does not act on yet: said at its line, so nobody
  * believes it in force. Each goes as its feature lands:
- * end-of-interval and end-of-day writedown (schedule, sortColsDisk, attrDisk, oldName,
- * backfill), tier migration (retain, compression, inventory). */
+ * end-of-interval writedown (schedule), schema changes (oldName, backfill), tier
+ * migration (retain, inventory). */
 static void not_yet(struct ld *l, yaml_node_t *n, const char *path, const char *key, const char *why)
 {
     yaml_node_t *x = n ? get(l, n, key) : NULL;
@@ -347,7 +347,6 @@ static void load_column(struct ld *l, yaml_node_t *n, const char *path, struct c
                 "for a vector column, string, or \"\")", sval(tn));
         }
     }
-    not_yet(l, n, path, "attrDisk", "no writedown writes columns yet");
     not_yet(l, n, path, "oldName", "columns are not renamed across partitions yet");
     not_yet(l, n, path, "backfill", "missing columns of old partitions are not back-filled yet");
     uint8_t *attrs[] = {&col->attr_mem, &col->attr_ord, &col->attr_disk};
@@ -431,7 +430,6 @@ static void load_table(struct ld *l, const char *name, yaml_node_t *kn, yaml_nod
                 "column '%s' is of type '%s'; the partition column must be a timestamp",
                 t->prtn_col, c->type_name ? c->type_name : "?");
     }
-    not_yet(l, n, path, "sortColsDisk", "no writedown sorts partitions yet");
     not_yet(l, n, path, "oldName", "tables are not renamed across partitions yet");
     struct { const char *key; struct cfg_strv *v; } lists[] = {
         {"sortColsMem", &t->sort_mem}, {"sortColsOrd", &t->sort_ord},
@@ -583,8 +581,8 @@ static void load_tier(struct ld *l, yaml_node_t *n, const char *path, struct cfg
     t->index = get_int(l, n, path, "index", INT32_MIN, INT32_MAX, 0, NULL);
 
     char q[PATH_MAX_KEY];
-    not_yet(l, n, path, "schedule", "no end-of-interval or end-of-day writedown runs yet");
-    not_yet(l, n, path, "compression", "data does not move between tiers yet, so nothing is compressed on the way");
+    not_yet(l, n, path, "schedule", "no end-of-interval writedown, and no end of day at snap time, runs yet (the end "
+            "of day follows the tickerplant's .u.end, or smctl eod)");
     not_yet(l, n, path, "inventory", "no object-storage inventory is written yet");
     yaml_node_t *s = as_map(l, get(l, n, "schedule"), sub(q, path, "schedule"), ksched);
     if (s) {

@@ -25,12 +25,7 @@ int import_tier_index(const struct cfg *c, const struct cfg_tier *t)
 
 int import_par_txt(const struct cfg *c, struct buf *out)
 {
-    for (size_t i = 0; i < c->ndate; i++) {
-        const struct cfg_tier *t = c->date_tiers[i];
-        int rc = buf_printf(out, "%s\n", t->segment ? t->segment : t->store.text);
-        if (rc) return rc;
-    }
-    return 0;
+    return cfg_store_par_txt(c, out);
 }
 
 /* A zero-row column of schema type C. */

@@ -134,10 +134,22 @@ int kdb_attr_encode(const struct k *x, struct buf *out, struct smfs_err *err)
 int kdb_attr_check(const struct k *x, const uint8_t *t, size_t tl, const char *name, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
+/* The 16-byte header of an fe20 vector file of N items of simple type T: what
+ * kdb_encode writes before the items (for a writer that puts the items itself). */
+int kdb_vector_header(int8_t t, uint8_t attr, int64_t n, unsigned flags, struct buf *out, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+
 /* Encode a general list of vectors/atoms of one simple type as a nested column:
  * index bytes to IDX, heap bytes to HEAP. */
 int kdb_encode_nested(const struct k *list, struct buf *idx, struct buf *heap,
                       struct smfs_err *err) __attribute__((warn_unused_result));
+
+/* The same, one item at a time: begin (headers; *BASE for the items), then each row's
+ * N items of simple type T (a vector; N may be 0). */
+int kdb_nested_begin(struct buf *idx, struct buf *heap, size_t *base, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+int kdb_nested_item(struct buf *idx, struct buf *heap, size_t base, int8_t t, const void *items, int64_t n,
+                    struct smfs_err *err) __attribute__((warn_unused_result));
 
 /* --- compression ------------------------------------------------------------ */
 

@@ -331,6 +331,14 @@ static int put(int rc, struct smfs_err *err)
     return 0;
 }
 
+int kdb_vector_header(int8_t t, uint8_t attr, int64_t n, unsigned flags, struct buf *out, struct smfs_err *err)
+{
+    uint64_t count = (flags & KDB_ENC_ZERO_COUNT) && attr == KA_NONE ? 0 : (uint64_t)n;
+    uint8_t h[FE20_HDR] = { 0xfe, 0x20, (uint8_t)t, attr };
+    st64(h + 8, count);
+    return put(buf_append(out, h, sizeof h), err);
+}
+
 int kdb_encode(const struct k *x, unsigned flags, struct buf *out, struct smfs_err *err)
 {
     bool zero = flags & KDB_ENC_ZERO_COUNT;
@@ -356,10 +364,8 @@ int kdb_encode(const struct k *x, unsigned flags, struct buf *out, struct smfs_e
             h[EXT_HDR2 + 2] = KT_ENUM;
             h[EXT_HDR2 + 3] = x->attr;
             st64(h + EXT_HDR2 + 8, count);
-        } else {
-            uint8_t h[FE20_HDR] = { 0xfe, 0x20, (uint8_t)x->t, x->attr };
-            st64(h + 8, count);
-            if ((rc = put(buf_append(out, h, sizeof h), err)) < 0) return rc;
+        } else if ((rc = kdb_vector_header((int8_t)x->t, x->attr, x->n, flags, out, err)) < 0) {
+            return rc;
         }
         if ((rc = put(buf_append(out, x->u.v, bytes), err)) < 0) return rc;
         return x->attr > KA_SORTED ? kdb_attr_encode(x, out, err) : 0;

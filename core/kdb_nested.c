@@ -127,15 +127,61 @@ static int ext_header(struct buf *b, int a, int t, struct smfs_err *err)
     return 0;
 }
 
+int kdb_nested_begin(struct buf *idx, struct buf *heap, size_t *base, struct smfs_err *err)
+{
+    int rc;
+    if ((rc = ext_header(idx, 1, KT_ANYMAP, err)) < 0 || (rc = ext_header(heap, 0, KT_BYTE, err)) < 0) return rc;
+    *base = heap->len;
+    return 0;
+}
+
+/* One item: an atom of type -T (ATOM), or N items of simple type T at P. */
+static int put_item(struct buf *idx, struct buf *heap, size_t base, int t, bool atom, const void *p, int64_t n,
+                    uint8_t attr)
+{
+    size_t w = (size_t)k_width(t);
+    size_t payload = atom ? w : (size_t)n * w;
+    bool compact = atom || (n < 256 && payload <= COMPACT_MAX && attr == KA_NONE);
+    uint8_t hdr[16] = { 0 };
+    size_t hlen;
+    if (compact) {
+        hdr[0] = (uint8_t)(atom ? 0x7f - t : 0x7f + t);
+        hdr[1] = (uint8_t)n;
+        hlen = atom ? 1 : 2;
+    } else {
+        size_t pad = (16 - (heap->len - base) % 16) % 16;
+        if (buf_append_zero(heap, pad) < 0) return -ENOMEM;
+        hdr[0] = 0xfb;
+        hdr[2] = (uint8_t)t;
+        hdr[3] = attr;
+        st32(hdr + 4, 1);
+        st64(hdr + 8, (uint64_t)n);
+        hlen = 16;
+    }
+    uint64_t off = heap->len - base;
+    if (buf_append(heap, hdr, hlen) < 0 || buf_append(heap, p, payload) < 0 ||
+        buf_put_u64(idx, off | (uint64_t)(compact ? FORM_COMPACT : FORM_FULL) << 56) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+int kdb_nested_item(struct buf *idx, struct buf *heap, size_t base, int8_t t, const void *items, int64_t n,
+                    struct smfs_err *err)
+{
+    if (!k_is_simple(t)) return err_set(err, -ENOTSUP, "encode: a nested item of %s", k_type_name(t));
+    if (put_item(idx, heap, base, t, false, items, n, KA_NONE))
+        return err_set(err, -ENOMEM, "encode: out of memory for a nested column");
+    return 0;
+}
+
 int kdb_encode_nested(const struct k *list, struct buf *idx, struct buf *heap,
                       struct smfs_err *err)
 {
     if (list->t != KT_LIST)
         return err_set(err, -EINVAL, "encode: a nested column must be a general list, not %s", k_type_name(list->t));
-    int rc;
-    if ((rc = ext_header(idx, 1, KT_ANYMAP, err)) < 0 || (rc = ext_header(heap, 0, KT_BYTE, err)) < 0)
-        return rc;
-    size_t base = heap->len;
+    size_t base;
+    int rc = kdb_nested_begin(idx, heap, &base, err);
+    if (rc < 0) return rc;
     for (int64_t i = 0; i < list->n; i++) {
         const struct k *it = list->u.kk[i];
         bool atom = it->t < 0;
@@ -143,32 +189,8 @@ int kdb_encode_nested(const struct k *list, struct buf *idx, struct buf *heap,
         if (!k_is_simple(t))
             return err_set(err, -ENOTSUP, "encode: nested row %" PRId64 " is %s; only simple vectors and atoms are supported",
                            i, k_type_name(it->t));
-        size_t w = (size_t)k_width(t);
-        size_t payload = atom ? w : (size_t)it->n * w;
-        bool compact = atom || (it->n < 256 && payload <= COMPACT_MAX && it->attr == KA_NONE);
-        uint64_t off;
-        uint8_t hdr[16] = { 0 };
-        size_t hlen;
-        if (compact) {
-            hdr[0] = (uint8_t)(atom ? 0x7f - t : 0x7f + t);
-            hdr[1] = (uint8_t)it->n;
-            hlen = atom ? 1 : 2;
-        } else {
-            size_t pad = (16 - (heap->len - base) % 16) % 16;
-            if (buf_append_zero(heap, pad) < 0) goto oom;
-            hdr[0] = 0xfb;
-            hdr[2] = (uint8_t)t;
-            hdr[3] = it->attr;
-            st32(hdr + 4, 1);
-            st64(hdr + 8, (uint64_t)it->n);
-            hlen = 16;
-        }
-        off = heap->len - base;
-        if (buf_append(heap, hdr, hlen) < 0 || buf_append(heap, atom ? (const void *)&it->u : it->u.v, payload) < 0 ||
-            buf_put_u64(idx, off | (uint64_t)(compact ? FORM_COMPACT : FORM_FULL) << 56) < 0)
-            goto oom;
+        if (put_item(idx, heap, base, t, atom, atom ? (const void *)&it->u : it->u.v, it->n, it->attr))
+            return err_set(err, -ENOMEM, "encode: out of memory for a nested column of %" PRId64 " rows", list->n);
     }
     return 0;
-oom:
-    return err_set(err, -ENOMEM, "encode: out of memory for a nested column of %" PRId64 " rows", list->n);
 }

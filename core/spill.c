@@ -26,7 +26,8 @@
 #define KEEP_CAP    ((size_t)4 << 20)   /* a buffer this big is freed once written out */
 #define SPILL_MODE  0750
 
-enum kind { SK_FIXED = 1, SK_SYM, SK_NESTED, SK_NSYM, SK_MIXED };
+enum kind { SK_FIXED = SPILL_FIXED, SK_SYM = SPILL_SYM, SK_NESTED = SPILL_NESTED, SK_NSYM = SPILL_NSYM,
+            SK_MIXED = SPILL_MIXED };
 
 /* One file of a column: what is on disk, and what waits in memory to be appended. */
 struct sfile {
@@ -53,6 +54,7 @@ struct stab {
     size_t       ncols;
     uint64_t     rows;     /* held, on disk and in memory */
     uint64_t     mem_rows; /* of them, still in memory */
+    uint64_t     base;     /* rows of the same log earlier spills hold */
 };
 
 struct spill {
@@ -75,6 +77,7 @@ struct spill {
     struct spill_mark mark;
     bool             has_mark;
     uint64_t         checkpoints;
+    uint64_t         msgs;    /* updates taken */
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -653,11 +656,13 @@ static int state_text(const struct spill *sp, struct buf *b)
         k_ymd_from_days(sp->date, &y, &m, &d);
         snprintf(date, sizeof date, "%04d.%02d.%02d", y, m, d);
     }
-    int rc = buf_printf(b, "smfs-spill 1\nlog %s\nsealed %s\nmark %" PRIu64 " %" PRIu64 "\nsyms %u %" PRIu64 "\n",
-                        sp->log, date, sp->mark.offset, sp->mark.index, sp->syms_disk, sp->syms_disk_bytes);
+    int rc = buf_printf(b, "smfs-spill 1\nlog %s\nsealed %s\nmark %" PRIu64 " %" PRIu64 "\nmsgs %" PRIu64
+                        "\nsyms %u %" PRIu64 "\n", sp->log, date, sp->mark.offset, sp->mark.index, sp->msgs, sp->syms_disk,
+                        sp->syms_disk_bytes);
     for (size_t i = 0; !rc && i < sp->ntabs; i++) {
         const struct stab *t = &sp->tabs[i];
-        rc = buf_printf(b, "table %s %" PRIu64 " %" PRIu64 "\n", t->t->name, t->rows, sp->mark.rows[i]);
+        rc = buf_printf(b, "table %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", t->t->name, t->rows, sp->mark.rows[i],
+                        t->base);
         for (size_t c = 0; !rc && c < t->ncols; c++) {
             char code[2];
             type_code(&t->cols[c], code);
@@ -763,7 +768,10 @@ int spill_create(const char *dir, const char *log, const struct spill_opts *o, s
     char p[4200];
     snprintf(p, sizeof p, "%s/syms", dir);
     if (!rc && (sp->symfd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0) rc = err_sys(err, "open", p);
-    for (size_t i = 0; !rc && i < sp->ntabs; i++) rc = open_files(sp, &sp->tabs[i], NULL, NULL, true, err);
+    for (size_t i = 0; !rc && i < sp->ntabs; i++) {
+        rc = open_files(sp, &sp->tabs[i], NULL, NULL, true, err);
+        if (o->base) sp->tabs[i].base = o->base[i];
+    }
     /* STATE last: until it is durable (and the parent knows DIR), DIR is a spill that
      * never existed (spill_open says -ENOENT, the caller removes it). */
     if (!rc) rc = spill_checkpoint(sp, NULL, err);
@@ -919,16 +927,19 @@ int spill_open(const char *dir, const struct spill_opts *o, struct spill **out, 
         } else if (!strcmp(w[0], "mark") && nw == 3) {
             rc = parse_u64(w[1], &sp->mark.offset) || parse_u64(w[2], &sp->mark.index) ? -EINVAL : 0;
             sp->has_mark = sp->mark.offset != 0;
+        } else if (!strcmp(w[0], "msgs") && nw == 2) {
+            rc = parse_u64(w[1], &sp->msgs) ? -EINVAL : 0;
         } else if (!strcmp(w[0], "syms") && nw == 3) {
             rc = parse_u64(w[1], &a) || parse_u64(w[2], &b) || a > UINT32_MAX ? -EINVAL : load_syms(sp, (uint32_t)a, b, err);
-        } else if (!strcmp(w[0], "table") && nw == 4) {
+        } else if (!strcmp(w[0], "table") && (nw == 4 || nw == 5)) {
             cur = find_tab(sp, w[1]);
             if (!cur) {
                 rc = err_set(err, -ESTALE, "spill '%s' holds rows of table %s, which the assembly no longer has", dir, w[1]);
                 break;
             }
             seen[cur - sp->tabs] = true;
-            rc = parse_u64(w[2], &cur->rows) || parse_u64(w[3], &sp->mark.rows[cur - sp->tabs]) ? -EINVAL : 0;
+            rc = parse_u64(w[2], &cur->rows) || parse_u64(w[3], &sp->mark.rows[cur - sp->tabs]) ||
+                 (nw == 5 && parse_u64(w[4], &cur->base)) ? -EINVAL : 0;
             ncur = 0;
             free(bytes);
             free(heap);
@@ -987,6 +998,86 @@ int64_t spill_rows(const struct spill *sp, const char *table)
 {
     const struct stab *t = find_tab(sp, table);
     return t ? (int64_t)t->rows : -1;
+}
+
+void spill_count_msg(struct spill *sp)
+{
+    sp->msgs++;
+}
+
+uint64_t spill_msgs(const struct spill *sp)
+{
+    return sp->msgs;
+}
+
+uint64_t spill_base(const struct spill *sp, const char *table)
+{
+    const struct stab *t = find_tab(sp, table);
+    return t ? t->base : 0;
+}
+
+const char *spill_sym(const struct spill *sp, uint32_t id)
+{
+    return id < sp->nsyms ? sym_name(sp, id) : "";
+}
+
+uint32_t spill_nsyms(const struct spill *sp)
+{
+    return sp->nsyms;
+}
+
+int spill_map_table(struct spill *sp, const char *table, struct spill_tabmap *out, struct smfs_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct stab *t = find_tab(sp, table);
+    if (!t) return err_set(err, -ENOENT, "the assembly has no table %s", table);
+    int rc = flush_tab(sp, t, err);
+    if (!rc) rc = syms_flush(sp, err);
+    if (rc) return rc;
+    out->t = t->t;
+    out->rows = t->rows;
+    out->ncols = t->ncols;
+    out->cols = calloc(t->ncols + 1, sizeof *out->cols);
+    struct file_map *maps = calloc(2 * t->ncols + 1, sizeof *maps);
+    out->maps = maps;
+    if (!out->cols || !maps) {
+        spill_unmap_table(out);
+        return err_set(err, -ENOMEM, "out of memory");
+    }
+    for (size_t c = 0; c < t->ncols; c++) {
+        struct scol *col = &t->cols[c];
+        struct spill_colmap *m = &out->cols[c];
+        m->c = col->c;
+        m->kind = (enum spill_kind)col->kind;
+        m->type = col->type;
+        m->w = col->w;
+        rc = file_map(col->f.path, &maps[2 * c], err);
+        if (!rc && has_heap(col)) rc = file_map(col->heap.path, &maps[2 * c + 1], err);
+        if (rc) {
+            spill_unmap_table(out);
+            return rc;
+        }
+        /* What the checkpoint (or the last flush) holds, never a torn end. */
+        m->data = maps[2 * c].p;
+        m->len = maps[2 * c].len < col->f.disk ? maps[2 * c].len : (size_t)col->f.disk;
+        m->heap = maps[2 * c + 1].p;
+        m->heaplen = maps[2 * c + 1].len < col->heap.disk ? maps[2 * c + 1].len : (size_t)col->heap.disk;
+        if (m->len != t->rows * (uint64_t)col->w) {
+            spill_unmap_table(out);
+            return err_set(err, -EBADMSG, "spill file '%s' holds %zu bytes, %" PRIu64 " rows need %" PRIu64, col->f.path,
+                           maps[2 * c].len, t->rows, t->rows * (uint64_t)col->w);
+        }
+    }
+    return 0;
+}
+
+void spill_unmap_table(struct spill_tabmap *m)
+{
+    struct file_map *maps = m->maps;
+    for (size_t i = 0; maps && i < 2 * m->ncols; i++) file_unmap(&maps[i]);
+    free(maps);
+    free(m->cols);
+    memset(m, 0, sizeof *m);
 }
 
 const struct spill_mark *spill_mark(const struct spill *sp)

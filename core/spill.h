@@ -50,6 +50,9 @@ struct spill_opts {
     uint64_t          budget;  /* bytes of rows held in memory before they are written
                                   out (0: SPILL_BUDGET_DEFAULT); a table's blockSize
                                   writes it out sooner */
+    const uint64_t   *base;    /* spill_create: rows of each table (assembly order) that
+                                  earlier spills of the same log hold (a day ended early
+                                  by a manual EOD goes on in a new spill); NULL: none */
 };
 
 /* A place in the log the row counts were last known at: message INDEX starts at byte
@@ -99,15 +102,56 @@ int spill_seal(struct spill *sp, int32_t date, struct smfs_err *err) __attribute
 const char *spill_dir(const struct spill *sp);
 const char *spill_log(const struct spill *sp);
 bool        spill_sealed(const struct spill *sp, int32_t *date);
-/* Rows of TABLE held (-1 for a table the assembly does not have). */
+/* Rows of TABLE held (-1 for a table the assembly does not have), and the rows of the
+ * same log that earlier spills hold (spill_opts.base). */
 int64_t     spill_rows(const struct spill *sp, const char *table);
+uint64_t    spill_base(const struct spill *sp, const char *table);
 /* The last mark (rows: NULL when none was ever set). */
 const struct spill_mark *spill_mark(const struct spill *sp);
+/* Updates taken into the spill (the stream's position for its _prtnEnd: kept with the
+ * checkpoint). */
+void        spill_count_msg(struct spill *sp);
+uint64_t    spill_msgs(const struct spill *sp);
 
 struct spill_stats {
     uint64_t rows, bytes_disk, bytes_mem, syms, checkpoints;
 };
 void spill_stats(const struct spill *sp, struct spill_stats *st);
+
+/* How a column is held (the writedown reads the files through spill_map_table). */
+enum spill_kind {
+    SPILL_FIXED = 1,   /* items of the column's type, k_width bytes each */
+    SPILL_SYM,         /* uint32 indices into the spill's symbols */
+    SPILL_NESTED,      /* int64 end offsets into heap; items of the column's type there */
+    SPILL_NSYM,        /* the same, each item uint32 symbol indices */
+    SPILL_MIXED,       /* the same, each item one object serialized as q does */
+};
+
+struct spill_colmap {
+    const struct cfg_column *c;
+    enum spill_kind kind;
+    int8_t          type;      /* of one item; 0 for mixed */
+    int             w;         /* bytes per row in data: the width, 4, or 8 (an offset) */
+    const uint8_t  *data, *heap;
+    size_t          len, heaplen;
+};
+
+struct spill_tabmap {
+    const struct cfg_table *t;
+    uint64_t               rows;
+    struct spill_colmap   *cols;
+    size_t                 ncols;
+    void                  *maps;   /* internal */
+};
+
+/* Write TABLE's rows out and map its files read-only (a sealed spill changes no more;
+ * an open one must not be appended to while mapped). */
+int spill_map_table(struct spill *sp, const char *table, struct spill_tabmap *out, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+void spill_unmap_table(struct spill_tabmap *m);
+/* The spill's symbol ID (< spill_nsyms) by name. */
+const char *spill_sym(const struct spill *sp, uint32_t id);
+uint32_t    spill_nsyms(const struct spill *sp);
 
 /* Rows [FROM, FROM+N) of TABLE (fewer at the end) as a q table with the assembly's
  * columns, symbols by name. */

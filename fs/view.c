@@ -89,6 +89,13 @@ static void ver_free(struct vver *w)
     free(w);
 }
 
+/* smfs's own records in a version (.smfs/: which days were written down): not part
+ * of the database kdb+ loads. */
+static bool hidden(const char *name)
+{
+    return !strcmp(name, ".smfs");
+}
+
 static bool ver_is_seg(const struct vver *w, const char *name)
 {
     for (size_t i = 0; i < w->nsegs; i++)
@@ -204,7 +211,7 @@ static int ver_load(struct view *v, uint64_t version, struct vver **out, struct 
         rc = store_dir_read(v->s, w->root_tid, at, ents, DIR_BATCH, &n, err);
         if (rc) break;
         for (size_t i = 0; i < n; i++) {
-            if (!strcmp(ents[i].name, PAR_TXT) || ver_is_seg(w, ents[i].name)) continue;
+            if (!strcmp(ents[i].name, PAR_TXT) || ver_is_seg(w, ents[i].name) || hidden(ents[i].name)) continue;
             struct store_entry *r = realloc(w->rootents, (w->nroot + 1) * sizeof *r);
             if (!r) {
                 rc = err_set(err, -ENOMEM, "out of memory");
@@ -588,6 +595,7 @@ int view_lookup(struct view *v, uint64_t parent, const char *name, struct view_a
         bool seg = ver_is_seg(w, name);
         if (pk == VK_ROOT ? seg : !seg) rc = -ENOENT;
         else if (pk == VK_VDIR) rc = seg_lookup(v, w, name, &e, err);
+        else if (hidden(name)) rc = -ENOENT;
         else rc = store_dir_lookup(v->s, w->root_tid, name, &e, err);
     } else if (TID_IS_EMPTY(dir)) {
         rc = -ENOENT;   /* an empty segment */

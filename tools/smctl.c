@@ -26,6 +26,7 @@ static const struct {
     { "vacuum",   smctl_daemon, "vacuum [--keep N]                    let the running smfs reclaim unpinned versions" },
     { "verify",   smctl_daemon, "verify [--json]                      let the running smfs re-read and check every version" },
     { "stream",   smctl_stream, "stream [rows TABLE] [--json]         the subscription to the tickerplant; the rows held today" },
+    { "eod",      smctl_eod,    "eod [--date D] [--wait]              end the day now: write the rows held as partitions" },
     { "journal",  smctl_journal,"journal [--tables] LOG...            read tickerplant logs: whole messages, torn tails, rows" },
     { "stop",     smctl_daemon, "stop                                 unmount and stop the running smfs" },
     { "gen-hdb", smctl_gen_hdb, "gen-hdb DIR --days N --rows R [...]  write a deterministic date-partitioned HDB" },

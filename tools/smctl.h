@@ -21,6 +21,7 @@ int smctl_load(int argc, char **argv);
 int smctl_daemon(int argc, char **argv);   /* status, versions, vacuum, stop */
 int smctl_stream(int argc, char **argv);
 int smctl_journal(int argc, char **argv);
+int smctl_eod(int argc, char **argv);
 
 struct cfg;
 /* The assembly smfs would use (-c PATH, $KXI_ASSEMBLY_FILE, ./assembly.yaml, the
@@ -42,6 +43,7 @@ static inline const char *S(json_t *o, const char *k)
 
 /* The "stream" object of a status reply, for a person. */
 void smctl_print_stream(json_t *st);
+void smctl_print_eod(json_t *e);
 
 /* Print "smctl: <msg>" to stderr. */
 void smctl_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -131,6 +131,7 @@ static void print_status(json_t *r)
                "%lld signals, %lld acks, %lld timeouts\n", I(rl, "clients_qipc"), I(rl, "clients_rest"),
                I(rl, "pending_acks"), I(rl, "versions_held"), I(rl, "signals"), I(rl, "acks"), I(rl, "timeouts"));
     smctl_print_stream(json_object_get(r, "stream"));
+    smctl_print_eod(json_object_get(r, "eod"));
     json_t *f = json_object_get(r, "fuse");
     if (f) {
         printf("fuse: passthrough %s, readahead %lld KiB\n",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ipc/journal.h"
 #include "ipc/tp.h"
@@ -139,6 +140,93 @@ int smctl_stream(int argc, char **argv)
         smctl_print_stream(out);
     }
     json_decref(r);
+    return 0;
+}
+
+/* ---- smctl eod -------------------------------------------------------------------- */
+
+void smctl_print_eod(json_t *e)
+{
+    if (!e) return;
+    json_t *last = json_object_get(e, "last"), *man = json_object_get(e, "manual");
+    printf("eod: %lld written, %lld failed tries, %lld days waiting", I(e, "done"), I(e, "failed"), I(e, "pending"));
+    if (man) printf("; manual EOD %s: %s", *S(man, "date") ? S(man, "date") : "(today)", S(man, "state"));
+    printf("\n");
+    if (last) {
+        time_t at = (time_t)(I(last, "at_ns") / 1000000000);
+        char ts[32];
+        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", gmtime(&at));
+        printf("     last: %s at %s UTC, version %lld, %lld rows (%lld late, %lld refused) in %lld partitions, "
+               "%lld files, %.1f MiB, %.3f s\n", S(last, "date"), ts, I(last, "version"), I(last, "rows"),
+               I(last, "late_rows"), I(last, "refused_rows"), I(last, "partitions"), I(last, "files"),
+               I(last, "bytes") / 1048576.0, json_real_value(json_object_get(last, "duration_s")));
+    }
+    if (*S(e, "error")) printf("     LAST FAILURE (retried every 30 s): %s\n", S(e, "error"));
+}
+
+int smctl_eod(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "admin", required_argument, 0, 'a' }, { "json", no_argument, 0, 'j' },
+        { "date", required_argument, 0, 'd' }, { "wait", no_argument, 0, 'w' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *cfgpath = NULL, *given = NULL, *date = NULL;
+    bool json = false, wait = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'c': cfgpath = optarg; break;
+        case 'a': given = optarg; break;
+        case 'j': json = true; break;
+        case 'd': date = optarg; break;
+        case 'w': wait = true; break;
+        case 'h':
+            printf("usage: smctl eod [--date YYYY.MM.DD] [--wait] [-c ASSEMBLY] [--admin SOCKET] [--json]\n"
+                   "End the day now, as kdb Insights' manual EOD does: the rows the running smfs holds are sealed\n"
+                   "and written down as their dates' partitions in one commit; later rows of the day are late data\n"
+                   "for the next end of day. --wait: until the writedown is done (its state: pending, queued,\n"
+                   "processing, completed, failed -- a failed one is retried every 30 s).\n");
+            return 0;
+        default: return 2;
+        }
+    }
+    if (optind != argc) {
+        smctl_errf("eod: unexpected argument '%s'", argv[optind]);
+        return 2;
+    }
+    char path[PATH_MAX];
+    if (smctl_admin_path(cfgpath, given, path, sizeof path)) return 1;
+    json_t *req = json_pack("{s:s}", "cmd", "eod"), *r = NULL;
+    if (date) json_object_set_new(req, "date", json_string(date));
+    int rc = smctl_admin_call(path, req, &r, false);
+    json_decref(req);
+    if (rc) return rc;
+    if (!json) printf("eod %s: %lld rows sealed in %s\n", S(r, "date"), I(r, "rows"), S(r, "sealed"));
+    json_decref(r);
+    while (wait) {
+        json_t *sq = json_pack("{s:s}", "cmd", "status"), *st = NULL;
+        rc = smctl_admin_call(path, sq, &st, false);
+        json_decref(sq);
+        if (rc) return rc;
+        json_t *e = json_object_get(st, "eod");
+        const char *state = S(json_object_get(e, "manual"), "state");
+        bool end = !strcmp(state, "completed") || !strcmp(state, "failed");
+        if (end) {
+            if (json) {
+                char *s = json_dumps(e, JSON_INDENT(2));
+                printf("%s\n", s);
+                free(s);
+            } else {
+                smctl_print_eod(e);
+            }
+            rc = strcmp(state, "completed") ? 1 : 0;
+        }
+        json_decref(st);
+        if (end) return rc;
+        usleep(100000);
+    }
     return 0;
 }
 

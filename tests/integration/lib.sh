@@ -34,3 +34,29 @@ smfs_wait() {
         sleep 0.1
     done
 }
+
+# tp_start [ARGS]: the test tickerplant (tests/node/tickerplant.js, on node-q) on free
+# ports, logging under $T/logs; sets tpp (its pid), port and ctl. tp JSON: one command.
+tp_start() {
+    node tests/node/tickerplant.js 0 "$T/logs" 0 "$@" >"$T/tp.out" 2>"$T/tp.err" &
+    tpp=$!
+    _i=0
+    until [ -s "$T/tp.out" ]; do
+        _i=$((_i + 1)); [ $_i -lt 100 ] || fail "the tickerplant did not start: $(cat "$T/tp.err")"
+        sleep 0.1
+    done
+    port=$(jq .port "$T/tp.out")
+    ctl=$(jq .ctl "$T/tp.out")
+}
+tp() { curl -sf -XPOST "127.0.0.1:$ctl" -d "$1" || fail "tickerplant command $1: $(tail -3 "$T/tp.err")"; }
+# subscriber_start [LOGIN]: a second subscriber (node-q) of _prtnEnd and _reload,
+# writing what it receives to $T/sub.out; sets subp.
+subscriber_start() {
+    node tests/node/subscriber.js "$port" "$T/sub.out" "$@" 2>"$T/sub.err" &
+    subp=$!
+    _i=0
+    until grep -q subscribed "$T/sub.out" 2>/dev/null; do
+        _i=$((_i + 1)); [ $_i -lt 100 ] || fail "second subscriber: $(cat "$T/sub.err")"
+        sleep 0.1
+    done
+}

@@ -27,16 +27,7 @@ trap cleanup EXIT
 
 # ---- the tickerplant ---------------------------------------------------------------------
 printf 'smfs:secret\n' >"$T/tp.users"
-node tests/node/tickerplant.js 0 "$T/logs" 0 --users "$T/tp.users" >"$T/tp.out" 2>"$T/tp.err" &
-tpp=$!
-i=0
-until [ -s "$T/tp.out" ]; do
-    i=$((i + 1)); [ $i -lt 100 ] || fail "the tickerplant did not start: $(cat "$T/tp.err")"
-    sleep 0.1
-done
-port=$(jq .port "$T/tp.out")
-ctl=$(jq .ctl "$T/tp.out")
-tp() { curl -sf -XPOST "127.0.0.1:$ctl" -d "$1" || fail "tickerplant command $1: $(tail -3 "$T/tp.err")"; }
+tp_start --users "$T/tp.users"
 tprows() { tp '{"cmd":"stats"}' | jq -c "[.rows.trade, .rows.quote]"; }
 
 # ---- smfs -----------------------------------------------------------------------------------
@@ -148,13 +139,7 @@ tp '{"cmd":"publish","table":"trade","batches":2,"rows":7,"form":"row"}' >/dev/n
 same_rows "after hostile updates and garbage"
 
 # ---- _reload reaches a second subscriber after a commit ----------------------------------------
-node tests/node/subscriber.js "$port" "$T/sub.out" smfs:secret 2>"$T/sub.err" &
-subp=$!
-i=0
-until grep -q subscribed "$T/sub.out" 2>/dev/null; do
-    i=$((i + 1)); [ $i -lt 100 ] || fail "second subscriber: $(cat "$T/sub.err")"
-    sleep 0.1
-done
+subscriber_start smfs:secret
 "$SMCTL" gen-hdb "$T/stg" --days 1 --rows 10 --start 2024.03.01 >/dev/null
 "$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg" >/dev/null || fail "ingest"
 i=0
@@ -171,7 +156,14 @@ expect_eq "_reload params as the reload signal" "$(echo "$r" | jq -c '(.data[2] 
 # ---- the end of day, live and while away --------------------------------------------------------
 tp '{"cmd":"end"}' >/dev/null
 wait_for '.counts.days_sealed == 1 and (.log | endswith("sym2026.02.19"))' "end of day not sealed"
-grep -q '^sealed 2026.02.18$' "$T/hdb/stream/sym2026.02.18/STATE" || fail "2026.02.18 not sealed on disk"
+# The sealed day is written down (t_eod checks every row of it) and its store removed.
+i=0
+until [ "$("$SMCTL" status --admin "$A" --json | jq .eod.done)" = 1 ]; do
+    i=$((i + 1)); [ $i -lt 300 ] || fail "2026.02.18 was not written down"
+    sleep 0.1
+done
+[ -d "$T/hdb/stream/sym2026.02.18" ] && fail "the written day's store was not removed"
+expect_in "2026.02.18 loads" "$("$SMCTL" load "$M")" "2026.02.18"
 tp '{"cmd":"publish","table":"trade","batches":2,"rows":5}' >/dev/null
 same_rows "the next day"
 stop
@@ -181,9 +173,14 @@ tp '{"cmd":"publish","table":"trade","rows":4}' >/dev/null
 start --tp-login "$T/tp.login"
 wait_for '.state == "live" and (.log | endswith("sym2026.02.20"))' "a day that ended while away"
 same_rows "after a day that ended while away"
-grep -q '^sealed 2026.02.19$' "$T/hdb/stream/sym2026.02.19/STATE" || fail "2026.02.19 not sealed after the restart"
-expect_eq "quote rows of 2026.02.19, replayed and sealed" \
-    "$(grep '^table quote ' "$T/hdb/stream/sym2026.02.19/STATE" | cut -d' ' -f3)" 12
+i=0
+until [ "$("$SMCTL" status --admin "$A" --json | jq .eod.done)" = 1 ]; do   # this process's first
+    i=$((i + 1)); [ $i -lt 300 ] || fail "2026.02.19 was not written down after the restart"
+    sleep 0.1
+done
+cur=$("$SMCTL" status --admin "$A" --json | jq .current)
+expect_eq "quote rows of 2026.02.19, replayed, sealed and written" \
+    "$("$SMCTL" inspect --json -n 1 "$M/v$cur\$/hdb/2026.02.19/quote/sym" | jq .count)" 12
 
 # ---- a torn log and a foreign one: named, and the subscription goes on ----------------------------
 stop

@@ -9,7 +9,8 @@
 // (port 0: any free port; once listening it prints {"port":P,"ctl":C} on stdout)
 //
 // The test drives it over HTTP on CTLPORT (POST / with one JSON command):
-//   {"cmd":"publish","table":"trade","batches":B,"rows":R,"form":"cols"|"table"|"row"}
+//   {"cmd":"publish","table":"trade","batches":B,"rows":R,"form":"cols"|"table"|"row",
+//    "late":L}                              rows stamped L days before the tickerplant's
 //   {"cmd":"run","every_ms":M,"rows":R}    publish trade and quote every M ms, forms in turn
 //   {"cmd":"halt"}                          stop "run"
 //   {"cmd":"blast","batches":B,"rows":R}    B updates of R rows per table, as fast as it
@@ -78,10 +79,16 @@ function schema(t) {
 // the row's sequence number, so a reader can tell a missing or doubled row. Times are
 // q timestamps (ns since 2000.01.01) as BigInt, written by hand below: node-q's own
 // timestamp writer goes through a double and loses the last digits.
-const DAY0 = BigInt(Date.UTC(2026, 1, 18, 9, 0, 0) - Date.UTC(2000, 0, 1)) * 1000000n;
+// Row s is stamped 09:00 of its day plus s milliseconds; its day is the tickerplant's
+// (earlier by LATE days for late rows).
+function day0(d, late) {
+  const [y, m, dd] = d.split(".").map(Number);
+  return BigInt(Date.UTC(y, m - 1, dd - (late || 0), 9, 0, 0) - Date.UTC(2000, 0, 1)) * 1000000n;
+}
 const EX = "NLQ";
+let stamp = day0(date, 0);                                  // 09:00 of the day rows are made for
 function rowOf(t, s) {
-  const time = DAY0 + BigInt(s) * 1000000n;                 // a millisecond apart
+  const time = stamp + BigInt(s) * 1000000n;                 // a millisecond apart
   if (t === "trade")
     return [SYMS[s % 7], time, 10 + (s % 1000) * 0.25, Long.fromNumber(s), EX[s % 3], s % 11 === 0 ? "" : "c" + (s % 13)];
   const bid = 10 + (s % 800) * 0.125;
@@ -164,9 +171,10 @@ if (BATCH) setInterval(() => {
   i = j;
 }, BATCH);
 
-function feed(t, n, form) {
+function feed(t, n, form, late) {
   const seqs = Array.from({ length: n }, (_, k) => seq[t] + k);
   seq[t] += n;
+  stamp = day0(date, late);
   if (form === "row") {
     for (const s of seqs) upd(t, atomsOf(t, s), 1, [s]);
   } else if (form === "table") {
@@ -278,7 +286,7 @@ function hostile(kind) {
 function command(x) {
   switch (x.cmd) {
   case "publish":
-    for (let b = 0; b < (x.batches || 1); b++) feed(x.table, x.rows, x.form || "cols");
+    for (let b = 0; b < (x.batches || 1); b++) feed(x.table, x.rows, x.form || "cols", x.late || 0);
     return { ok: true };
   case "run":
     if (runner) clearInterval(runner);
@@ -289,6 +297,7 @@ function command(x) {
     }, x.every_ms);
     return { ok: true };
   case "blast": {                                          // bench/stream: as fast as it can
+    stamp = day0(date, 0);
     const data = { trade: list(colsOf("trade", Array.from({ length: x.rows }, (_, k) => k))),
                    quote: list(colsOf("quote", Array.from({ length: x.rows }, (_, k) => k))) };
     for (let b = 0; b < x.batches; b++) for (const t of ["trade", "quote"]) upd(t, data[t], x.rows, null);
