@@ -13,6 +13,7 @@
 #include "core/import.h"
 #include "core/k_fmt.h"
 #include "core/log.h"
+#include "core/writedown.h"
 
 int64_t ctl_now_rt(void)
 {
@@ -95,9 +96,9 @@ static int date_range(struct control *c, struct store_snap *snap, int32_t *lo, i
 
 /* sm-spec §4.1 for the mounts of an assembly whose only written tiers are dates:
  *   date mount     minTS = first day 00:00, maxTS = last day's last nanosecond
- *   ordinal mount  minTS = HDB maxTS + 1ns, maxTS = minTS - 1ns: nothing written
- *                  since (intervals come with end-of-interval writedown)
- *   stream mount   minTS = HDB maxTS + 1ns; startTS, endTS, pos those of the _prtnEnd
+ *   ordinal mount  minTS = HDB maxTS + 1ns, maxTS = the end of the last interval the
+ *                  IDB holds (or minTS - 1ns: nothing since the HDB's end)
+ *   stream mount   minTS = IDB maxTS + 1ns (HDB maxTS + 1ns without one); startTS, endTS, pos those of the _prtnEnd
  *                  the writedown followed (null for an ingest)
  * An empty HDB has null bounds everywhere. */
 int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const struct cfg_mount *changed,
@@ -105,7 +106,9 @@ int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const st
 {
     const struct cfg *cfg = c->o.cfg;
     int32_t lo, hi;
+    int64_t idb_end = KNULL_J;
     int rc = date_range(c, snap, &lo, &hi, err);
+    if (!rc) rc = writedown_idb_end(c->o.store, snap, &idb_end, err);
     if (rc) return rc;
     struct reload_signal *sigs = calloc(cfg->nmounts ? cfg->nmounts : 1, sizeof *sigs);
     if (!sigs) return err_set(err, -ENOMEM, "out of memory");
@@ -118,8 +121,8 @@ int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const st
         *g = (struct reload_signal){.mount = m, .version = store_snap_version(snap), .ts = ts,
                                     .min_ts = KNULL_J, .max_ts = KNULL_J, .start_ts = KNULL_J,
                                     .end_ts = KNULL_J, .pos = KNULL_J, .changed = m == changed};
-        if (m->type == CFG_MOUNT_STREAM) {
-            g->min_ts = after;
+        if (m->type == CFG_MOUNT_STREAM) {   /* from the IDB's end, else the HDB's */
+            g->min_ts = idb_end != KNULL_J ? idb_end + 1 : after;
             if (pe) {
                 g->start_ts = pe->start_ts;
                 g->end_ts = pe->end_ts;
@@ -128,9 +131,9 @@ int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const st
         } else if (m->partition == CFG_PART_DATE) {
             g->min_ts = hmin;
             g->max_ts = hmax;
-        } else {
+        } else {   /* the IDB: from the HDB's end to the last interval written */
             g->min_ts = after;
-            g->max_ts = hmax;
+            g->max_ts = idb_end != KNULL_J ? idb_end : hmax;
         }
     }
     *out = sigs;
@@ -181,8 +184,8 @@ void ctl_note_usage(struct control *c)
  *   - the signals are sent (by the loop, after this returns) only once the view and
  *     the kernel show the new version, so a client that reloads on its callback
  *     finds it. */
-int ctl_publish_commit(struct control *c, int64_t start_rt, const struct prtn_end *pe, struct commit_note **out,
-                       struct smfs_err *err)
+int ctl_publish_commit(struct control *c, int64_t start_rt, const struct cfg_mount *changed,
+                       const struct prtn_end *pe, struct commit_note **out, struct smfs_err *err)
 {
     struct commit_note *note = calloc(1, sizeof *note);
     if (!note) return err_set(err, -ENOMEM, "out of memory");
@@ -198,7 +201,7 @@ int ctl_publish_commit(struct control *c, int64_t start_rt, const struct prtn_en
     struct store_snap *cur = NULL;
     if (!rc) log_info("version %llu is live (was %llu)", (unsigned long long)now, (unsigned long long)shown);
     if (!rc) rc = store_snap_get(c->o.store, now, &cur, err);
-    if (!rc) rc = ctl_signals(c, cur, start_rt, c->o.cfg->hdb, pe, &note->sigs, &note->n, err);
+    if (!rc) rc = ctl_signals(c, cur, start_rt, changed, pe, &note->sigs, &note->n, err);
     if (cur) store_snap_put(cur);
     if (rc) {
         note_free(note);
@@ -264,7 +267,7 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
     int64_t committed_rt = ctl_now_rt(), published_rt = 0;
     if (!io.dry_run) {
         struct smfs_err pe = {0};
-        if (ctl_publish_commit(c, start_rt, NULL, note, &pe)) {
+        if (ctl_publish_commit(c, start_rt, c->o.cfg->hdb, NULL, note, &pe)) {
             /* The commit is durable; only what readers see lags. Say so, loudly. */
             log_err("version %llu committed but not published: %s", (unsigned long long)sum.version, pe.msg);
             json_t *r = admin_error("version %llu committed but not published: %s",
@@ -373,6 +376,7 @@ static void *writer_main(void *arg)
         else if (!strcmp(j->cmd, "verify")) j->reply = run_verify(c);
         else if (!strcmp(j->cmd, "repair")) j->reply = run_repair(c);
         else if (!strcmp(j->cmd, "eod")) j->reply = ctl_eod_run(c, j->body, &j->note);
+        else if (!strcmp(j->cmd, "eoi")) j->reply = ctl_eoi_run(c, j->body, &j->note);
         else j->reply = run_vacuum(c, j->body, j->req == 0);
         pthread_mutex_lock(&c->mu);
         c->job.running = false;
@@ -433,7 +437,7 @@ static void on_wake(struct ev_loop *loop, void *arg)
             c->n.vacuum_versions += (uint64_t)json_integer_value(json_object_get(d->reply, "versions_dropped"));
         } else if (!strcmp(d->cmd, "verify")) {
             c->n.verifies++;
-        } else if (!strcmp(d->cmd, "eod")) {
+        } else if (!strcmp(d->cmd, "eod") || !strcmp(d->cmd, "eoi")) {
             if (d->note) c->n.commits++;
             ctl_eod_done(c, d);
         }
@@ -563,6 +567,12 @@ static int64_t on_health_timer(struct ev_loop *loop, void *arg)
 
 /* ---- the stream ------------------------------------------------------------------- */
 
+static void on_interval(void *arg, const char *dir, int64_t k, const uint64_t *from, const uint64_t *to,
+                        int64_t end_ns)
+{
+    ctl_eoi_cut(arg, dir, k, from, to, end_ns);
+}
+
 /* A day's rows are sealed: the writedown takes them from here. */
 static void on_sealed(void *arg, const char *dir, int32_t date)
 {
@@ -619,6 +629,9 @@ static int start_stream(struct control *c, struct smfs_err *err)
         .budget = o->stream_budget, .checkpoint_ms = o->stream_checkpoint_ms,
         .wait_ms = o->cfg->sm.wait_ms > 0 && o->cfg->sm.wait_ms < 30000 ? (int)o->cfg->sm.wait_ms : 0,
         .sealed = on_sealed, .answer = on_stream_answer, .arg = c,
+        .interval = o->cfg->ordinal_tier ? on_interval : NULL,
+        .eoi_freq_ns = o->cfg->ordinal_tier ? o->cfg->ordinal_tier->freq_ns : 0,
+        .eoi_offset_ns = o->cfg->ordinal_tier ? o->cfg->ordinal_tier->offset_ns : 0,
     };
     return stream_start(&so, &c->stream, err);
 }

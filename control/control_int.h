@@ -80,6 +80,11 @@ struct eod_state {
     int32_t  last_date;
     int64_t  last_ns, last_dur_ns;    /* when it committed, how long it took */
     uint64_t last_version, last_rows, last_bytes, last_files, last_late, last_refused, last_partitions;
+    /* end of interval */
+    uint64_t eoi_done, eoi_failed;
+    bool     has_eoi;
+    int64_t  eoi_n, eoi_end_ns, eoi_at_ns, eoi_dur_ns;
+    uint64_t eoi_rows, eoi_version;
 };
 
 /* Locking. One mutex, mu, for the job queues between the loop and the writer; held
@@ -142,8 +147,9 @@ void ctl_queue_vacuum(struct control *c);
 void ctl_enqueue(struct control *c, struct job *j);
 /* After a commit (writer thread): pin the old version, publish the new, compute the
  * signals (PE: the _prtnEnd the writedown followed, for the stream mount; NULL none). */
-int  ctl_publish_commit(struct control *c, int64_t start_rt, const struct prtn_end *pe, struct commit_note **out,
-                        struct smfs_err *err) __attribute__((warn_unused_result));
+int  ctl_publish_commit(struct control *c, int64_t start_rt, const struct cfg_mount *changed,
+                        const struct prtn_end *pe, struct commit_note **out, struct smfs_err *err)
+        __attribute__((warn_unused_result));
 void ctl_note_usage(struct control *c);
 void ctl_job_progress(struct control *c, const char *phase, const char *current, uint64_t done, uint64_t total,
                       uint64_t bytes_done, uint64_t bytes_total);
@@ -152,6 +158,10 @@ void ctl_job_progress(struct control *c, const char *phase, const char *current,
  * writes it down and publishes; a failure is retried every CTL_EOD_RETRY_MS. */
 #define CTL_EOD_RETRY_MS 30000
 void    ctl_eod_sealed(struct control *c, const char *dir, int32_t date);
+/* An interval cut by the stream (stream thread): a writer job. */
+void    ctl_eoi_cut(struct control *c, const char *dir, int64_t k, const uint64_t *from, const uint64_t *to,
+                    int64_t end_ns);
+json_t *ctl_eoi_run(struct control *c, json_t *body, struct commit_note **note);
 json_t *ctl_eod_run(struct control *c, json_t *body, struct commit_note **note);
 /* The loop saw an eod job end (retry it later if it failed). */
 void    ctl_eod_done(struct control *c, struct job *j);

@@ -91,15 +91,16 @@ static void eod_progress(void *arg, const char *current, uint64_t done, uint64_t
 }
 
 /* _prtnEnd (sm-spec §5.1, 1.2 schema): time, sym null as .rt.pub fills them; signal
- * `eod; endTS the day's last nanosecond; opts the day and the rows. */
-static void prtn_end(struct control *c, int32_t date, uint64_t rows, const struct prtn_end *pe)
+ * `eod or `eoi; endTS the day's last nanosecond, or the interval's end; opts the day,
+ * the rows and the stream position. */
+static void prtn_end(struct control *c, const char *signal, int32_t date, uint64_t rows, const struct prtn_end *pe)
 {
     if (!c->stream) return;
     struct k *cols = k_list(5), *t = k_vec(KT_TIMESPAN, 1), *s = k_vec(KT_SYM, 1), *sig = k_vec(KT_SYM, 1);
     struct k *end = k_vec(KT_TIMESTAMP, 1), *opts = k_list(1);
     const char *keys[] = {"date", "rows", "pos"};
     struct k *vals = k_list(3), *dict = NULL;
-    bool ok = cols && t && s && sig && end && opts && vals && !k_symv_set(sig, 0, "eod");
+    bool ok = cols && t && s && sig && end && opts && vals && !k_symv_set(sig, 0, signal);
     if (ok) {
         ((int64_t *)t->u.v)[0] = KNULL_J;
         ((int64_t *)end->u.v)[0] = k_ts_from_unix_ns(pe->end_ts);
@@ -169,7 +170,7 @@ json_t *ctl_eod_run(struct control *c, json_t *body, struct commit_note **note)
         .pos = ((int64_t)y * 10000 + m * 100 + d) * INT64_C(100000000000) + (int64_t)spill_msgs(sp),
     };
     bool done = false;
-    if (writedown_done(c->o.store, id, &done, &e) == 0 && !done) prtn_end(c, date, rows, &pe);
+    if (writedown_done(c->o.store, id, &done, &e) == 0 && !done) prtn_end(c, "eod", date, rows, &pe);
     json_t *diag = json_array();
     struct eod_ctx x = {c, diag};
     struct wd_opts o = {.cfg = c->o.cfg, .date = date, .id = id, .oldest = oldest_kept(c->o.cfg, date),
@@ -191,7 +192,7 @@ json_t *ctl_eod_run(struct control *c, json_t *body, struct commit_note **note)
     }
     if (!sum.already) {
         struct smfs_err pe2 = {0};
-        if (ctl_publish_commit(c, start, &pe, note, &pe2))
+        if (ctl_publish_commit(c, start, c->o.cfg->hdb, &pe, note, &pe2))
             log_err("eod %s: version %" PRIu64 " committed but not published: %s", ds, sum.version, pe2.msg);
         else
             (*note)->commit_s_ns = committed - start;
@@ -247,11 +248,12 @@ static int64_t on_retry(struct ev_loop *loop, void *arg)
 void ctl_eod_done(struct control *c, struct job *d)
 {
     if (json_is_true(json_object_get(d->reply, "ok"))) return;
+    bool eoi = !strcmp(d->cmd, "eoi");
     /* Failed: the same job again later (the spill is still there). */
     struct job *j = calloc(1, sizeof *j);
     struct retry *r = malloc(sizeof *r);
     if (j && r) {
-        snprintf(j->cmd, sizeof j->cmd, "eod");
+        snprintf(j->cmd, sizeof j->cmd, "%s", eoi ? "eoi" : "eod");
         j->body = json_incref(d->body);
         *r = (struct retry){c, j};
     }
@@ -262,7 +264,7 @@ void ctl_eod_done(struct control *c, struct job *d)
         log_err("eod: out of memory: the failed writedown waits for the next start");
     }
     pthread_mutex_lock(&c->mu);
-    if (!strcmp(c->eod.manual, "processing")) snprintf(c->eod.manual, sizeof c->eod.manual, "failed");
+    if (!eoi && !strcmp(c->eod.manual, "processing")) snprintf(c->eod.manual, sizeof c->eod.manual, "failed");
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -292,6 +294,13 @@ json_t *ctl_eod_json(struct control *c)
     json_t *r = json_pack("{s:I,s:I,s:I}", "pending", (json_int_t)e.pending, "done", (json_int_t)e.done, "failed",
                           (json_int_t)e.failed);
     if (e.error[0]) json_object_set_new(r, "error", json_string(e.error));
+    json_t *eoi = json_pack("{s:I,s:I}", "done", (json_int_t)e.eoi_done, "failed", (json_int_t)e.eoi_failed);
+    if (e.has_eoi)
+        json_object_set_new(eoi, "last", json_pack("{s:I,s:I,s:I,s:f,s:I,s:I}", "ordinal", (json_int_t)e.eoi_n,
+                            "end_ns", (json_int_t)e.eoi_end_ns, "at_ns", (json_int_t)e.eoi_at_ns, "duration_s",
+                            (double)e.eoi_dur_ns / 1e9, "rows", (json_int_t)e.eoi_rows, "version",
+                            (json_int_t)e.eoi_version));
+    json_object_set_new(r, "eoi", eoi);
     if (e.manual[0])
         json_object_set_new(r, "manual", json_pack("{s:s,s:s,s:I}", "state", e.manual, "date", e.manual_date,
                                                    "requested_ns", (json_int_t)e.manual_ns));
@@ -306,4 +315,120 @@ json_t *ctl_eod_json(struct control *c)
                             (json_int_t)e.last_partitions));
     }
     return r;
+}
+
+/* ---- end of interval ------------------------------------------------------------------- */
+
+void ctl_eoi_cut(struct control *c, const char *dir, int64_t k, const uint64_t *from, const uint64_t *to,
+                 int64_t end_ns)
+{
+    json_t *f = json_array(), *t = json_array();
+    for (size_t i = 0; i < c->o.cfg->ntables; i++) {
+        json_array_append_new(f, json_integer((json_int_t)from[i]));
+        json_array_append_new(t, json_integer((json_int_t)to[i]));
+    }
+    struct job *j = calloc(1, sizeof *j);
+    if (!j || !(j->body = json_pack("{s:s,s:I,s:o,s:o,s:I}", "dir", dir, "k", (json_int_t)k, "from", f, "to", t,
+                                    "end_ns", (json_int_t)end_ns))) {
+        free(j);
+        log_err("eoi: out of memory: interval %lld of %s waits for the next start", (long long)k, dir);
+        return;
+    }
+    snprintf(j->cmd, sizeof j->cmd, "eoi");
+    ctl_enqueue(c, j);
+}
+
+json_t *ctl_eoi_run(struct control *c, json_t *body, struct commit_note **note)
+{
+    const char *dir = json_string_value(json_object_get(body, "dir"));
+    json_int_t k = json_integer_value(json_object_get(body, "k"));
+    int64_t end_ns = (int64_t)json_integer_value(json_object_get(body, "end_ns"));
+    json_t *jf = json_object_get(body, "from"), *jt = json_object_get(body, "to");
+    size_t nt = c->o.cfg->ntables;
+    if (!dir || json_array_size(jf) != nt || json_array_size(jt) != nt) return admin_error("eoi: a malformed job");
+    uint64_t *from = calloc(nt + 1, sizeof *from), *to = calloc(nt + 1, sizeof *to);
+    if (!from || !to) {
+        free(from);
+        free(to);
+        return admin_error("out of memory");
+    }
+    uint64_t rows = 0;
+    for (size_t i = 0; i < nt; i++) {
+        from[i] = (uint64_t)json_integer_value(json_array_get(jf, i));
+        to[i] = (uint64_t)json_integer_value(json_array_get(jt, i));
+        rows += to[i] - from[i];
+    }
+    struct spill_opts so = {.cfg = c->o.cfg};
+    struct spill *sp = NULL;
+    struct smfs_err e = {0};
+    int rc = spill_open_ro(dir, &so, &sp, &e);
+    if (rc == -ENOENT && access(dir, F_OK) != 0) {   /* its day was written and removed since */
+        free(from);
+        free(to);
+        return json_pack("{s:b,s:b}", "ok", 1, "already", 1);
+    }
+    if (rc) {
+        free(from);
+        free(to);
+        return admin_error("eoi %lld: %s", (long long)k, e.msg);
+    }
+    const char *b = strrchr(dir, '/');
+    char id[4400];
+    snprintf(id, sizeof id, "%s:%s", b ? b + 1 : dir, spill_log(sp));
+    /* The interval's start: the end of the one before, or the day's first nanosecond. */
+    int64_t start_ns = k > 0 && spill_eoi(sp, (size_t)k - 1) ? spill_eoi(sp, (size_t)k - 1)->end_ns
+                                                            : k_unix_ns_from_ts(k_ts_from_unix_ns(end_ns) / K_NS_PER_DAY *
+                                                                                K_NS_PER_DAY);
+    int32_t day = (int32_t)(k_ts_from_unix_ns(end_ns) / K_NS_PER_DAY);
+    int y, m, d;
+    k_ymd_from_days(day, &y, &m, &d);
+    struct prtn_end pe = {.start_ts = start_ns, .end_ts = end_ns,
+                          .pos = ((int64_t)y * 10000 + m * 100 + d) * INT64_C(100000000000) + (int64_t)spill_msgs(sp)};
+    struct wd_opts o = {.cfg = c->o.cfg, .id = id, .oldest = INT32_MIN, .interval = k, .from = from, .to = to,
+                        .end_ns = end_ns};
+    json_t *diag = json_array();
+    struct eod_ctx x = {c, diag};
+    o.note = eod_note;
+    o.progress = eod_progress;
+    o.arg = &x;
+    struct wd_summary sum;
+    prtn_end(c, "eoi", day, rows, &pe);
+    int64_t start = ctl_now_rt();
+    rc = writedown_eoi(c->o.store, sp, &o, &sum, &e);
+    int64_t committed = ctl_now_rt();
+    spill_close(sp);
+    free(from);
+    free(to);
+    if (rc) {
+        log_err("eoi %lld: %s (tried again in %d s)", (long long)k, e.msg, CTL_EOD_RETRY_MS / 1000);
+        pthread_mutex_lock(&c->mu);
+        c->eod.eoi_failed++;
+        pthread_mutex_unlock(&c->mu);
+        json_t *r = admin_error("eoi %lld: %s", (long long)k, e.msg);
+        json_object_set_new(r, "diag", diag);
+        return r;
+    }
+    if (!sum.already) {
+        struct smfs_err pe2 = {0};
+        const struct cfg_mount *idb = c->o.cfg->ordinal_tier ? c->o.cfg->ordinal_tier->mount : NULL;
+        if (ctl_publish_commit(c, start, idb, &pe, note, &pe2))
+            log_err("eoi %lld: version %" PRIu64 " committed but not published: %s", (long long)k, sum.version, pe2.msg);
+        else
+            (*note)->commit_s_ns = committed - start;
+        log_info("eoi: version %" PRIu64 ": interval %lld of %s as idb/%lld, %" PRIu64 " rows, %.3f s", sum.version,
+                 (long long)k, dir, (long long)sum.ordinal, sum.rows, (double)(committed - start) / 1e9);
+        pthread_mutex_lock(&c->mu);
+        c->eod.eoi_done++;
+        c->eod.has_eoi = true;
+        c->eod.eoi_n = sum.ordinal;
+        c->eod.eoi_end_ns = end_ns;
+        c->eod.eoi_at_ns = committed;
+        c->eod.eoi_dur_ns = committed - start;
+        c->eod.eoi_rows = sum.rows;
+        c->eod.eoi_version = sum.version;
+        pthread_mutex_unlock(&c->mu);
+    }
+    return json_pack("{s:b,s:b,s:I,s:I,s:I,s:o}", "ok", 1, "already", sum.already, "version",
+                     (json_int_t)sum.version, "ordinal", (json_int_t)sum.ordinal, "rows", (json_int_t)sum.rows, "diag",
+                     diag);
 }

@@ -108,6 +108,7 @@ struct stream {
     struct tp_sub      sub;
     struct spill      *cur;
     int64_t            next_ckpt;       /* monotonic ns */
+    int64_t            next_eoi;        /* realtime ns of the next interval's end (0: none) */
     bool               dirty;           /* rows since the last checkpoint */
     int                backoff;
     char               last_err[ERR_MSG_MAX];
@@ -377,6 +378,46 @@ static void load_spills(struct stream *s)
     }
     closedir(d);
     note_spill(s);
+}
+
+/* ---- end of interval ------------------------------------------------------------------ */
+
+static int64_t eoi_after(const struct stream *s, int64_t t)
+{
+    int64_t f = s->o.eoi_freq_ns, off = s->o.eoi_offset_ns % (f ? f : 1);
+    if (f <= 0) return 0;
+    int64_t k = (t - off) / f + 1;
+    return k * f + off;
+}
+
+/* Interval K of the current spill, to the writer. */
+static void announce(struct stream *s, size_t k)
+{
+    if (!s->o.interval || !s->cur) return;
+    const struct spill_eoi *e = spill_eoi(s->cur, k), *prev = k ? spill_eoi(s->cur, k - 1) : NULL;
+    uint64_t *zero = calloc(s->cfg->ntables + 1, sizeof *zero);
+    if (!zero) return;
+    s->o.interval(s->o.arg, spill_dir(s->cur), (int64_t)k, prev ? prev->rows : zero, e->rows, e->end_ns);
+    free(zero);
+}
+
+/* The interval ending at END_NS: cut when rows came since the last one. */
+static void cut_interval(struct stream *s, int64_t end_ns)
+{
+    if (!s->cur || spill_sealed(s->cur, NULL)) return;
+    size_t n = spill_neoi(s->cur);
+    const struct spill_eoi *last = n ? spill_eoi(s->cur, n - 1) : NULL;
+    bool grew = false;
+    for (size_t i = 0; i < s->cfg->ntables && !grew; i++)
+        grew = (uint64_t)spill_rows(s->cur, s->cfg->tables[i].name) > (last ? last->rows[i] : 0);
+    if (!grew) return;
+    struct smfs_err e = {0};
+    if (spill_add_eoi(s->cur, end_ns, &e)) {
+        log_err("stream: end of interval: %s (its rows go with the next one)", e.msg);
+        return;
+    }
+    s->dirty = false;
+    announce(s, n);
 }
 
 /* ---- taking an update -------------------------------------------------------------- */
@@ -889,7 +930,15 @@ static int live(struct stream *s)
         serve_requests(s);
         int rc = send_signals(s);
         if (rc) return rc;
+        if (s->next_eoi && now_rt() >= s->next_eoi) {
+            cut_interval(s, s->next_eoi);
+            s->next_eoi = eoi_after(s, now_rt());
+        }
         int64_t left = (s->next_ckpt - ev_now_ns()) / 1000000;
+        if (s->next_eoi) {
+            int64_t to_eoi = (s->next_eoi - now_rt()) / 1000000 + 1;
+            if (to_eoi < left) left = to_eoi;
+        }
         struct smfs_err e = {0};
         rc = tp_wait(s->tp, s->wakefd, left < 0 ? 0 : left > 1000 ? 1000 : (int)left, &e);
         if (rc < 0) return rc;
@@ -966,6 +1015,8 @@ static void *stream_main(void *arg)
 {
     struct stream *s = arg;
     load_spills(s);
+    for (size_t k = 0; s->cur && k < spill_neoi(s->cur); k++) announce(s, k);
+    s->next_eoi = eoi_after(s, now_rt());
     s->next_ckpt = ev_now_ns() + (int64_t)s->o.checkpoint_ms * 1000000;
     while (!stopping(s)) {
         session(s);

@@ -50,6 +50,14 @@ struct stream_opts {
     /* A day's spill was sealed (.u.end, or a log found finished at a restart): its
      * directory and day. Stream thread; must not block. */
     void      (*sealed)(void *arg, const char *dir, int32_t date);
+    /* End of interval: every EOI_FREQ_NS (0: never) from EOI_OFFSET_NS past midnight
+     * UTC, the rows received since the last interval are cut (recorded in the spill)
+     * and announced: interval K of the spill at DIR, rows [FROM, TO) of each table,
+     * ending at END_NS. Announced again at a restart (the writer skips those it
+     * wrote). Stream thread; must not block. */
+    int64_t     eoi_freq_ns, eoi_offset_ns;
+    void      (*interval)(void *arg, const char *dir, int64_t k, const uint64_t *from, const uint64_t *to,
+                          int64_t end_ns);
     /* A request (smctl stream rows) was answered: REPLY for admin request REQ. Stream
      * thread; the callee hands it to the loop. */
     void      (*answer)(void *arg, uint64_t req, json_t *reply);

@@ -89,7 +89,7 @@ static yaml_node_t *get(struct ld *l, yaml_node_t *m, const char *key)
 
 /* A setting smfs reads and checks but does not act on yet: said at its line, so nobody
  * believes it in force. Each goes as its feature lands:
- * end-of-interval writedown (schedule), schema changes (oldName, backfill), tier
+ * an end of day at snap time (schedule.snap), schema changes (oldName, backfill), tier
  * migration (retain, inventory). */
 static void not_yet(struct ld *l, yaml_node_t *n, const char *path, const char *key, const char *why)
 {
@@ -581,14 +581,14 @@ static void load_tier(struct ld *l, yaml_node_t *n, const char *path, struct cfg
     t->index = get_int(l, n, path, "index", INT32_MIN, INT32_MAX, 0, NULL);
 
     char q[PATH_MAX_KEY];
-    not_yet(l, n, path, "schedule", "no end-of-interval writedown, and no end of day at snap time, runs yet (the end "
-            "of day follows the tickerplant's .u.end, or smctl eod)");
     not_yet(l, n, path, "inventory", "no object-storage inventory is written yet");
     yaml_node_t *s = as_map(l, get(l, n, "schedule"), sub(q, path, "schedule"), ksched);
     if (s) {
         t->freq_ns = get_span(l, s, q, "freq", t->freq_ns);
         t->offset_ns = get_span(l, s, q, "offset", 0);
         t->snap_ns = get_span(l, s, q, "snap", 0);
+        not_yet(l, s, q, "snap", "no end of day runs at snap time yet (it follows the tickerplant's .u.end, or "
+                "smctl eod)");
         if (t->freq_ns == 0) ERR(l, get(l, s, "freq"), sub(p, q, "freq"), "the interval must be longer than zero");
         else if (t->offset_ns >= t->freq_ns)
             ERR(l, get(l, s, "offset"), sub(p, q, "offset"), "the offset must be shorter than freq");

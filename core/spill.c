@@ -78,6 +78,9 @@ struct spill {
     bool             has_mark;
     uint64_t         checkpoints;
     uint64_t         msgs;    /* updates taken */
+    bool             ro;      /* spill_open_ro: read, never written or cut */
+    struct spill_eoi *eois;   /* intervals cut from this spill, in order */
+    size_t           neoi;
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -140,12 +143,13 @@ static int sfile_sync(struct sfile *f, struct smfs_err *err)
 
 /* Open (creating when CREATE) the file and make it exactly BYTES long: longer means
  * writes after the last checkpoint (cut back), shorter a damaged spill. */
-static int sfile_open(struct sfile *f, const char *path, uint64_t bytes, bool create, struct smfs_err *err)
+static int sfile_open(struct sfile *f, const char *path, uint64_t bytes, bool create, bool ro, struct smfs_err *err)
 {
     snprintf(f->path, sizeof f->path, "%s", path);
-    f->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0640);
+    f->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (create && !ro ? O_CREAT : 0), 0640);
     if (f->fd < 0) {
-        if (errno == ENOENT && bytes == 0) return sfile_open(f, path, 0, true, err);
+        if (errno == ENOENT && bytes == 0 && ro) return f->disk = 0, 0;   /* nothing to read */
+        if (errno == ENOENT && bytes == 0) return sfile_open(f, path, 0, true, ro, err);
         return errno == ENOENT ? err_set(err, -EBADMSG, "spill file '%s' is missing (its checkpoint says %" PRIu64
                                          " bytes)", path, bytes)
                                : err_sys(err, "open", path);
@@ -155,7 +159,9 @@ static int sfile_open(struct sfile *f, const char *path, uint64_t bytes, bool cr
     if ((uint64_t)st.st_size < bytes)
         return err_set(err, -EBADMSG, "spill file '%s' holds %lld bytes, its checkpoint says %" PRIu64
                        ": the spill is damaged", path, (long long)st.st_size, bytes);
-    if ((uint64_t)st.st_size > bytes && ftruncate(f->fd, (off_t)bytes) < 0) return err_sys(err, "ftruncate", path);
+    /* Read-only (an end of interval reading while the stream appends): bytes past the
+     * checkpoint are left alone and simply not read. */
+    if (!ro && (uint64_t)st.st_size > bytes && ftruncate(f->fd, (off_t)bytes) < 0) return err_sys(err, "ftruncate", path);
     f->disk = bytes;
     return 0;
 }
@@ -263,6 +269,8 @@ void spill_close(struct spill *sp)
     buf_release(&sp->names);
     free(sp->noff);
     free(sp->mark.rows);
+    for (size_t k = 0; k < sp->neoi; k++) free(sp->eois[k].rows);
+    free(sp->eois);
     free(sp->dir);
     free(sp->log);
     free(sp);
@@ -614,8 +622,9 @@ int spill_append(struct spill *sp, const char *table, const struct k *data, uint
     if (rows) *rows = 0;
     struct stab *t = find_tab(sp, table);
     if (!t) return err_set(err, -ENOENT, "update of %s: the assembly has no table %s", table, table);
-    if (sp->sealed)
-        return err_set(err, -EROFS, "update of %s: the spill of %s is sealed (its day ended)", table, sp->log);
+    if (sp->sealed || sp->ro)
+        return err_set(err, -EROFS, "update of %s: the spill of %s is %s", table, sp->log,
+                       sp->ro ? "open read-only" : "sealed (its day ended)");
     const struct k *const *cols = NULL;
     bool one = false;
     int rc = columns_of(t, data, &cols, &one, err);
@@ -659,6 +668,12 @@ static int state_text(const struct spill *sp, struct buf *b)
     int rc = buf_printf(b, "smfs-spill 1\nlog %s\nsealed %s\nmark %" PRIu64 " %" PRIu64 "\nmsgs %" PRIu64
                         "\nsyms %u %" PRIu64 "\n", sp->log, date, sp->mark.offset, sp->mark.index, sp->msgs, sp->syms_disk,
                         sp->syms_disk_bytes);
+    for (size_t k = 0; !rc && k < sp->neoi; k++) {
+        rc = buf_printf(b, "eoi %lld", (long long)sp->eois[k].end_ns);
+        for (size_t i = 0; !rc && i < sp->ntabs; i++)
+            rc = buf_printf(b, " %s:%" PRIu64, sp->tabs[i].t->name, sp->eois[k].rows[i]);
+        if (!rc) rc = buf_printf(b, "\n");
+    }
     for (size_t i = 0; !rc && i < sp->ntabs; i++) {
         const struct stab *t = &sp->tabs[i];
         rc = buf_printf(b, "table %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", t->t->name, t->rows, sp->mark.rows[i],
@@ -682,6 +697,7 @@ static int state_text(const struct spill *sp, struct buf *b)
  * the disk, and the rows would come back as zeros. */
 int spill_checkpoint(struct spill *sp, const struct spill_mark *mark, struct smfs_err *err)
 {
+    if (sp->ro) return err_set(err, -EROFS, "spill '%s' is open read-only", sp->dir);
     int rc = flush_all(sp, err);
     for (size_t i = 0; !rc && i < sp->ntabs; i++)
         for (size_t c = 0; !rc && c < sp->tabs[i].ncols; c++) {
@@ -733,13 +749,13 @@ static int open_files(struct spill *sp, struct stab *t, const uint64_t *bytes, c
 {
     char d[4200];
     snprintf(d, sizeof d, "%s/%s", sp->dir, t->t->name);
-    if (mkdir(d, SPILL_MODE) < 0 && errno != EEXIST) return err_sys(err, "mkdir", d);
+    if (!sp->ro && mkdir(d, SPILL_MODE) < 0 && errno != EEXIST) return err_sys(err, "mkdir", d);
     for (size_t c = 0; c < t->ncols; c++) {
         struct scol *col = &t->cols[c];
         char f[4096], h[4096];
         if (col_paths(sp, t, col, f, h, sizeof f)) return err_set(err, -ENAMETOOLONG, "spill path too long: %s", d);
-        int rc = sfile_open(&col->f, f, bytes ? bytes[c] : 0, create, err);
-        if (!rc && has_heap(col)) rc = sfile_open(&col->heap, h, heap ? heap[c] : 0, create, err);
+        int rc = sfile_open(&col->f, f, bytes ? bytes[c] : 0, create, sp->ro, err);
+        if (!rc && has_heap(col)) rc = sfile_open(&col->heap, h, heap ? heap[c] : 0, create, sp->ro, err);
         if (rc) return rc;
         col->heap_end = col->heap.disk;
         uint64_t per = (uint64_t)col->w;
@@ -752,7 +768,7 @@ static int open_files(struct spill *sp, struct stab *t, const uint64_t *bytes, c
                            t->t->name, col->c->name, r, t->cols[0].c->name, t->rows);
         t->rows = r;
     }
-    return create ? file_sync_dir(d, err) : 0;
+    return create && !sp->ro ? file_sync_dir(d, err) : 0;
 }
 
 int spill_create(const char *dir, const char *log, const struct spill_opts *o, struct spill **out,
@@ -848,13 +864,55 @@ static size_t words(char *line, char **w, size_t max)
     return n;
 }
 
+/* "eoi END_NS TABLE:ROWS ..." (the words after "eoi" re-read from the line: there may
+ * be more tables than words() splits). */
+static int add_eoi_line(struct spill *sp, char **w, size_t nw, const char *rest, struct smfs_err *err)
+{
+    (void)w, (void)nw;
+    struct spill_eoi e = {0};
+    e.rows = calloc(sp->ntabs + 1, sizeof *e.rows);
+    if (!e.rows) return err_set(err, -ENOMEM, "out of memory");
+    char *copy = strdup(rest), *save = NULL;
+    int rc = copy ? 0 : -ENOMEM;
+    bool first = true;
+    for (char *tok = copy ? strtok_r(copy, " ", &save) : NULL; !rc && tok; tok = strtok_r(NULL, " ", &save)) {
+        if (first) {
+            char *end;
+            errno = 0;
+            e.end_ns = strtoll(tok, &end, 10);
+            rc = errno || *end ? -EINVAL : 0;
+            first = false;
+            continue;
+        }
+        char *colon = strrchr(tok, ':');
+        uint64_t r;
+        if (!colon || parse_u64(colon + 1, &r)) {
+            rc = -EINVAL;
+            break;
+        }
+        *colon = 0;
+        struct stab *t = find_tab(sp, tok);
+        if (t) e.rows[t - sp->tabs] = r;
+    }
+    free(copy);
+    struct spill_eoi *n = rc ? NULL : realloc(sp->eois, (sp->neoi + 1) * sizeof *n);
+    if (!rc && !n) rc = -ENOMEM;
+    if (rc) {
+        free(e.rows);
+        return rc == -ENOMEM ? err_set(err, rc, "out of memory") : -EINVAL;
+    }
+    sp->eois = n;
+    sp->eois[sp->neoi++] = e;
+    return 0;
+}
+
 static int load_syms(struct spill *sp, uint32_t count, uint64_t bytes, struct smfs_err *err)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/syms", sp->dir);
     struct sfile f;
     sfile_init(&f);
-    int rc = sfile_open(&f, p, bytes, false, err);
+    int rc = sfile_open(&f, p, bytes, false, sp->ro, err);
     sp->symfd = f.fd;
     if (rc) return rc;
     char *text = malloc(bytes ? bytes : 1);
@@ -881,7 +939,19 @@ static int load_syms(struct spill *sp, uint32_t count, uint64_t bytes, struct sm
     return rc;
 }
 
+static int open_spill(const char *dir, const struct spill_opts *o, bool ro, struct spill **out, struct smfs_err *err);
+
 int spill_open(const char *dir, const struct spill_opts *o, struct spill **out, struct smfs_err *err)
+{
+    return open_spill(dir, o, false, out, err);
+}
+
+int spill_open_ro(const char *dir, const struct spill_opts *o, struct spill **out, struct smfs_err *err)
+{
+    return open_spill(dir, o, true, out, err);
+}
+
+static int open_spill(const char *dir, const struct spill_opts *o, bool ro, struct spill **out, struct smfs_err *err)
 {
     *out = NULL;
     char p[4200];
@@ -896,6 +966,7 @@ int spill_open(const char *dir, const struct spill_opts *o, struct spill **out, 
     struct spill *sp = NULL;
     rc = state_lines((char *)text, len, p, &lines, &nl, err);
     if (!rc && !(sp = spill_new(dir, o, err))) rc = err->code;
+    if (sp) sp->ro = ro;
     if (!rc && (nl < 5 || strcmp(lines[0], "smfs-spill 1") || strncmp(lines[1], "log ", 4)))
         rc = err_set(err, -EBADMSG, "spill state '%s': not a version 1 state", p);
     if (!rc && !(sp->log = strdup(lines[1] + 4))) rc = err_set(err, -ENOMEM, "out of memory");
@@ -918,6 +989,11 @@ int spill_open(const char *dir, const struct spill_opts *o, struct spill **out, 
             cur = NULL;
         }
         if (rc || i == nl) break;
+        if (!strncmp(lines[i], "eoi ", 4)) {   /* before words() cuts the line up */
+            rc = add_eoi_line(sp, NULL, 0, lines[i] + 4, err);
+            if (rc == -EINVAL) rc = err_set(err, -EBADMSG, "spill state '%s': line %zu does not parse", p, i + 1);
+            continue;
+        }
         char *w[8] = {0};
         size_t nw = words(lines[i], w, 8);
         uint64_t a = 0, b = 0;
@@ -966,9 +1042,9 @@ int spill_open(const char *dir, const struct spill_opts *o, struct spill **out, 
         }
         if (rc == -EINVAL) rc = err_set(err, -EBADMSG, "spill state '%s': line %zu does not parse", p, i + 1);
     }
-    /* Tables the assembly gained since: empty, with new files. */
+    /* Tables the assembly gained since: empty, with new files (none when read-only). */
     for (size_t i = 0; !rc && sp && i < sp->ntabs; i++)
-        if (!seen[i]) rc = open_files(sp, &sp->tabs[i], NULL, NULL, true, err);
+        if (!seen[i]) rc = open_files(sp, &sp->tabs[i], NULL, NULL, !sp->ro, err);
     if (!rc && sp->symfd < 0) rc = err_set(err, -EBADMSG, "spill state '%s': no syms line", p);
     free(bytes);
     free(heap);
@@ -998,6 +1074,32 @@ int64_t spill_rows(const struct spill *sp, const char *table)
 {
     const struct stab *t = find_tab(sp, table);
     return t ? (int64_t)t->rows : -1;
+}
+
+int spill_add_eoi(struct spill *sp, int64_t end_ns, struct smfs_err *err)
+{
+    struct spill_eoi e = {.end_ns = end_ns, .rows = calloc(sp->ntabs + 1, sizeof(uint64_t))};
+    struct spill_eoi *n = e.rows ? realloc(sp->eois, (sp->neoi + 1) * sizeof *n) : NULL;
+    if (!n) {
+        free(e.rows);
+        return err_set(err, -ENOMEM, "out of memory");
+    }
+    sp->eois = n;
+    for (size_t i = 0; i < sp->ntabs; i++) e.rows[i] = sp->tabs[i].rows;
+    sp->eois[sp->neoi++] = e;
+    int rc = spill_checkpoint(sp, NULL, err);
+    if (rc) free(sp->eois[--sp->neoi].rows);
+    return rc;
+}
+
+size_t spill_neoi(const struct spill *sp)
+{
+    return sp->neoi;
+}
+
+const struct spill_eoi *spill_eoi(const struct spill *sp, size_t k)
+{
+    return k < sp->neoi ? &sp->eois[k] : NULL;
 }
 
 void spill_count_msg(struct spill *sp)
@@ -1051,8 +1153,8 @@ int spill_map_table(struct spill *sp, const char *table, struct spill_tabmap *ou
         m->kind = (enum spill_kind)col->kind;
         m->type = col->type;
         m->w = col->w;
-        rc = file_map(col->f.path, &maps[2 * c], err);
-        if (!rc && has_heap(col)) rc = file_map(col->heap.path, &maps[2 * c + 1], err);
+        rc = col->f.disk ? file_map(col->f.path, &maps[2 * c], err) : 0;
+        if (!rc && has_heap(col) && col->heap.disk) rc = file_map(col->heap.path, &maps[2 * c + 1], err);
         if (rc) {
             spill_unmap_table(out);
             return rc;

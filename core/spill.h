@@ -70,6 +70,10 @@ int spill_create(const char *dir, const char *log, const struct spill_opts *o, s
  * creation did not finish: remove it). */
 int spill_open(const char *dir, const struct spill_opts *o, struct spill **out, struct smfs_err *err)
         __attribute__((warn_unused_result));
+/* Open DIR to read what its last checkpoint holds while its owner goes on appending
+ * (an end of interval): nothing is cut back or written; appends are -EROFS. */
+int spill_open_ro(const char *dir, const struct spill_opts *o, struct spill **out, struct smfs_err *err)
+        __attribute__((warn_unused_result));
 /* Close without a checkpoint: rows since the last one are dropped from memory (the
  * files keep them, but the next open cuts them back). */
 void spill_close(struct spill *sp);
@@ -117,6 +121,17 @@ struct spill_stats {
     uint64_t rows, bytes_disk, bytes_mem, syms, checkpoints;
 };
 void spill_stats(const struct spill *sp, struct spill_stats *st);
+
+/* Intervals cut from the spill (end of interval): when each ended (ns since 1970) and
+ * the rows each table held then; interval k holds rows [rows of k-1, rows of k). */
+struct spill_eoi {
+    int64_t   end_ns;
+    uint64_t *rows;            /* ntables, assembly order */
+};
+/* Cut an interval now (ending at END_NS): recorded durably with a checkpoint. */
+int spill_add_eoi(struct spill *sp, int64_t end_ns, struct smfs_err *err) __attribute__((warn_unused_result));
+size_t spill_neoi(const struct spill *sp);
+const struct spill_eoi *spill_eoi(const struct spill *sp, size_t k);
 
 /* How a column is held (the writedown reads the files through spill_map_table). */
 enum spill_kind {

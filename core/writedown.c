@@ -167,6 +167,7 @@ struct part {
     int64_t **syms;                     /* per column: enumeration values in final order */
     uint8_t  *attr;                     /* per column: the attribute to write */
     bool      exists;
+    bool      ordinal;                  /* an interval's partition of the IDB */
 };
 
 static void part_free(struct part *p)
@@ -561,15 +562,22 @@ static int radix(uint32_t *perm, uint64_t *keys, uint64_t n)
 /* The sort columns: sortColsDisk (else the parted column), then the partition column
  * when they do not name it -- so rows of one symbol stay in time order whatever order
  * they arrived in. */
-static size_t sort_cols(const struct cfg_table *t, int *out, size_t max)
+static uint8_t col_attr(const struct cfg_table *t, size_t c, bool ord)
+{
+    return ord ? t->cols[c].attr_ord : t->cols[c].attr_disk;
+}
+
+/* ORD: an interval's (sortColsOrd, attrOrd), else a day's (sortColsDisk, attrDisk). */
+static size_t sort_cols(const struct cfg_table *t, bool ord, int *out, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < t->sort_disk.n && n < max; i++) {
-        int c = col_index(t, t->sort_disk.v[i]);
+    const struct cfg_strv *sc = ord ? &t->sort_ord : &t->sort_disk;
+    for (size_t i = 0; i < sc->n && n < max; i++) {
+        int c = col_index(t, sc->v[i]);
         if (c >= 0) out[n++] = c;
     }
-    for (size_t i = 0; !t->sort_disk.n && i < t->ncols && n < max; i++)
-        if (t->cols[i].attr_disk == KA_PARTED) out[n++] = (int)i;
+    for (size_t i = 0; !sc->n && i < t->ncols && n < max; i++)
+        if (col_attr(t, i, ord) == KA_PARTED) out[n++] = (int)i;
     int pc = col_index(t, t->prtn_col);
     bool has = false;
     for (size_t i = 0; i < n; i++) has |= out[i] == pc;
@@ -588,7 +596,7 @@ static int sort_part(struct wd *w, struct part *p, struct smfs_err *err)
     }
     for (uint64_t i = 0; i < p->n; i++) p->perm[i] = (uint32_t)i;
     int cols[16];
-    size_t nk = sort_cols(p->t, cols, 16);
+    size_t nk = sort_cols(p->t, p->ordinal, cols, 16);
     int rc = 0;
     for (size_t k = nk; k-- > 0 && !rc;) {
         rc = keys_of(w, p, (size_t)cols[k], p->perm, keys, err);
@@ -604,8 +612,8 @@ static uint8_t attr_for(const struct part *p, size_t c)
 {
     const struct cfg_table *t = p->t;
     int cols[16];
-    size_t nk = sort_cols(t, cols, 16);
-    uint8_t a = t->cols[c].attr_disk;
+    size_t nk = sort_cols(t, p->ordinal, cols, 16);
+    uint8_t a = col_attr(t, c, p->ordinal);
     if (a) return a;
     /* q's xasc leaves s# on its first column: kept where it is not the parted one. */
     if (nk && cols[0] == (int)c && p->m->cols[c].kind == SPILL_FIXED) return KA_SORTED;
@@ -1012,6 +1020,43 @@ static int write_all(struct wd *w, struct smfs_err *err)
     return rc;
 }
 
+/* .d of a part: its columns in schema order (none for a basic table: one file). */
+static int write_d(struct wd *w, struct part *p, struct smfs_err *err)
+{
+    if (p->t->type == CFG_BASIC) return 0;
+    struct k *d = k_vec(KT_SYM, (int64_t)p->t->ncols);
+    for (size_t c = 0; d && c < p->t->ncols; c++)
+        if (k_symv_set(d, (int64_t)c, p->t->cols[c].name)) {
+            k_free(d);
+            d = NULL;
+        }
+    char path[700];
+    snprintf(path, sizeof path, "%s/.d", p->base);
+    int rc = d ? put_k(w, path, d, p->tier, err) : err_set(err, -ENOMEM, "out of memory");
+    k_free(d);
+    return rc;
+}
+
+/* sym, when names were added: every name, old ones first, in the same commit. */
+static int write_sym(struct wd *w, struct smfs_err *err)
+{
+    if (w->sym.n <= w->sym.n0) return 0;
+    w->sum->new_syms = (uint64_t)(w->sym.n - w->sym.n0);
+    struct k *sv = k_vec(KT_SYM, w->sym.n);
+    for (int64_t i = 0; sv && i < w->sym.n; i++)
+        if (k_symv_set(sv, i, w->sym.v[i])) {
+            k_free(sv);
+            sv = NULL;
+        }
+    struct buf b;
+    buf_init(&b, BUF_MAX_DEFAULT);
+    int rc = sv ? kdb_encode(sv, 0, &b, err) : err_set(err, -ENOMEM, "out of memory");
+    if (!rc) rc = put(w, "sym", &b, 0, err);
+    buf_release(&b);
+    k_free(sv);
+    return rc;
+}
+
 /* ---- the marker -------------------------------------------------------------------------- */
 
 static int read_marker(struct wd *w, struct store_snap *snap, char **text, size_t *len, struct smfs_err *err)
@@ -1056,6 +1101,217 @@ int writedown_done(struct store *s, const char *id, bool *done, struct smfs_err 
     if (!rc) *done = marker_has(text, len, id);
     free(text);
     store_snap_put(snap);
+    return rc;
+}
+
+/* Whatever W holds: an unfinished transaction (aborted), the version it read, parts,
+ * mapped spill files, the sym table. */
+static void wd_release(struct wd *w)
+{
+    if (w->tx) store_tx_abort(w->tx);
+    if (w->snap) store_snap_put(w->snap);
+    for (size_t i = 0; i < w->nparts; i++) part_free(&w->parts[i]);
+    free(w->parts);
+    for (size_t ti = 0; w->maps && ti < w->o->cfg->ntables; ti++) spill_unmap_table(&w->maps[ti]);
+    free(w->maps);
+    symtab_free(&w->sym);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* ---- the IDB's record: ".smfs/eoi", one line per interval written --------------------------
+ *   <spill id> <k> <n> <end ns>   interval k of that spill is idb/<n>, ending then */
+
+struct eoiline {
+    char    id[4400];
+    int64_t k, n, end;
+};
+
+static int eoi_lines(struct wd *w, struct store_snap *snap, struct eoiline **out, size_t *nl, struct smfs_err *err)
+{
+    *out = NULL;
+    *nl = 0;
+    if (!snap) return 0;
+    struct store_entry e;
+    int rc = store_lookup(snap, WRITEDOWN_EOI, &e, err);
+    if (rc == -ENOENT) return 0;
+    char path[4200];
+    uint8_t *text = NULL;
+    size_t len = 0;
+    if (!rc) rc = store_object_path(w->s, &e, path, sizeof path, err);
+    if (!rc) rc = file_read_all(path, MARKER_MAX, &text, &len, err);
+    struct eoiline *v = NULL;
+    size_t n = 0;
+    for (size_t at = 0; !rc && at < len;) {
+        const char *l = (const char *)text + at, *nl2 = memchr(l, '\n', len - at);
+        size_t ll = nl2 ? (size_t)(nl2 - l) : len - at;
+        at += ll + 1;
+        struct eoiline x;
+        char fmt[64];
+        char *line = strndup(l, ll);
+        if (!line) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(fmt, sizeof fmt, "%%%zus %%lld %%lld %%lld", sizeof x.id - 1);
+        long long k, nn, end;
+        int got = sscanf(line, fmt, x.id, &k, &nn, &end);
+        free(line);
+        if (got != 4) continue;   /* a line we did not write: skipped */
+        x.k = k, x.n = nn, x.end = end;
+        struct eoiline *nv = realloc(v, (n + 1) * sizeof *nv);
+        if (!nv) {
+            rc = err_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        (v = nv)[n++] = x;
+    }
+    free(text);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *nl = n;
+    return 0;
+}
+
+static int eoi_write(struct wd *w, const struct eoiline *v, size_t n, struct smfs_err *err)
+{
+    if (!n) {
+        int rc = store_tx_remove(w->tx, WRITEDOWN_EOI, err);
+        return rc == -ENOENT ? (err_clear(err), 0) : rc;
+    }
+    struct buf b;
+    buf_init(&b, MARKER_MAX * 2);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = buf_printf(&b, "%s %lld %lld %lld\n", v[i].id, (long long)v[i].k, (long long)v[i].n, (long long)v[i].end)
+                 ? err_set(err, -ENOMEM, "out of memory") : 0;
+    if (!rc) rc = put(w, WRITEDOWN_EOI, &b, 0, err);
+    buf_release(&b);
+    return rc;
+}
+
+/* The end of day of spill ID: its intervals leave the IDB. */
+static int idb_drop(struct wd *w, const char *id, struct smfs_err *err)
+{
+    struct eoiline *v;
+    size_t n, kept = 0;
+    int rc = eoi_lines(w, w->snap, &v, &n, err);
+    bool any = false;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (strcmp(v[i].id, id)) {
+            v[kept++] = v[i];
+            continue;
+        }
+        char path[64];
+        snprintf(path, sizeof path, "idb/%lld", (long long)v[i].n);
+        rc = store_tx_remove(w->tx, path, err);
+        if (rc == -ENOENT) rc = 0, err_clear(err);
+        any = true;
+    }
+    if (!rc && any) rc = eoi_write(w, v, kept, err);
+    free(v);
+    return rc;
+}
+
+int writedown_idb_end(struct store *s, struct store_snap *snap, int64_t *end_ns, struct smfs_err *err)
+{
+    struct wd w = {.s = s};
+    struct eoiline *v;
+    size_t n;
+    *end_ns = KNULL_J;
+    int rc = eoi_lines(&w, snap, &v, &n, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (*end_ns == KNULL_J || v[i].end > *end_ns) *end_ns = v[i].end;
+    if (!rc) free(v);
+    return rc;
+}
+
+int writedown_eoi(struct store *s, struct spill *sp, const struct wd_opts *o, struct wd_summary *sum,
+                  struct smfs_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    const struct cfg *cfg = o->cfg;
+    struct wd w = {.s = s, .sp = sp, .o = o, .sum = sum};
+    pthread_mutex_init(&w.mu, NULL);
+    struct eoiline *lines = NULL;
+    size_t nl = 0;
+    int rc = store_tx_begin(s, &w.tx, err);
+    if (!rc && store_current(s)) rc = store_snap_get(s, 0, &w.snap, err);
+    if (!rc) rc = eoi_lines(&w, w.snap, &lines, &nl, err);
+    int64_t next = 0;
+    for (size_t i = 0; !rc && i < nl; i++) {
+        if (!strcmp(lines[i].id, o->id) && lines[i].k == o->interval) {
+            sum->already = true;
+            goto out;
+        }
+        if (lines[i].n >= next) next = lines[i].n + 1;
+    }
+    sum->ordinal = next;
+    if (!rc && w.snap) rc = symtab_load(s, w.snap, &w.sym, err);
+    w.maps = calloc(cfg->ntables + 1, sizeof *w.maps);
+    if (!rc && !w.maps) rc = err_set(err, -ENOMEM, "out of memory");
+    /* Every partitioned table of the assembly, its rows of the interval (or none). */
+    for (size_t ti = 0; !rc && ti < cfg->ntables; ti++) {
+        const struct cfg_table *t = &cfg->tables[ti];
+        if (t->type != CFG_PARTITIONED) continue;
+        rc = spill_map_table(sp, t->name, &w.maps[ti], err);
+        uint64_t from = o->from[ti], to = o->to[ti];
+        if (!rc && (from > to || to > w.maps[ti].rows))
+            rc = err_set(err, -EINVAL, "interval %lld of %s: rows %" PRIu64 "..%" PRIu64 " of %s, which holds %" PRIu64,
+                         (long long)o->interval, o->id, from, to, t->name, w.maps[ti].rows);
+        struct part *p = rc ? NULL : add_part(&w);
+        if (!rc && !p) rc = err_set(err, -ENOMEM, "out of memory");
+        if (rc) break;
+        p->t = t;
+        p->m = &w.maps[ti];
+        p->date = INT32_MIN;
+        p->ordinal = true;
+        p->tier = 0;
+        snprintf(p->base, sizeof p->base, "idb/%lld/%s", (long long)next, t->name);
+        p->nnew = to - from;
+        p->rows = malloc((p->nnew ? p->nnew : 1) * sizeof *p->rows);
+        if (!p->rows) rc = err_set(err, -ENOMEM, "out of memory");
+        for (uint64_t r = 0; !rc && r < p->nnew; r++) p->rows[r] = (uint32_t)(from + r);
+        sum->rows += p->nnew;
+    }
+    for (size_t i = 0; !rc && i < w.nparts; i++) {
+        struct part *p = &w.parts[i];
+        p->attr = calloc(p->t->ncols, 1);
+        if (!p->attr) rc = err_set(err, -ENOMEM, "out of memory");
+        for (size_t c = 0; !rc && c < p->t->ncols; c++) p->attr[c] = attr_for(p, c);
+        if (!rc) rc = sort_part(&w, p, err);
+        if (!rc) rc = enumerate(&w, p, err);
+    }
+    if (!rc) rc = write_all(&w, err);
+    for (size_t i = 0; !rc && i < w.nparts; i++) rc = write_d(&w, &w.parts[i], err);
+    if (!rc) rc = write_sym(&w, err);
+    if (!rc) {
+        struct eoiline *nv = realloc(lines, (nl + 1) * sizeof *nv);
+        if (!nv) rc = err_set(err, -ENOMEM, "out of memory");
+        else {
+            lines = nv;
+            snprintf(lines[nl].id, sizeof lines[nl].id, "%s", o->id);
+            lines[nl].k = o->interval;
+            lines[nl].n = next;
+            lines[nl].end = o->end_ns;
+            rc = eoi_write(&w, lines, nl + 1, err);
+        }
+    }
+    char nstr[32];
+    snprintf(nstr, sizeof nstr, "%lld", (long long)next);
+    if (!rc) rc = store_tx_set(w.tx, "kind", "eoi", err);
+    if (!rc) rc = store_tx_set(w.tx, "interval", nstr, err);
+    if (!rc) rc = store_tx_set(w.tx, "spill", o->id, err);
+    if (!rc) {
+        struct store_tx *tx = w.tx;
+        w.tx = NULL;
+        rc = store_tx_commit(tx, &sum->version, err);
+    }
+out:
+    wd_release(&w);
+    free(lines);
     return rc;
 }
 
@@ -1176,21 +1432,11 @@ int writedown_eod(struct store *s, struct spill *sp, const struct wd_opts *o, st
     /* 4. every column */
     if (!rc) rc = write_all(&w, err);
     /* 5. .d, sym, marker, commit */
-    for (size_t i = 0; !rc && i < w.nparts; i++) {
-        struct part *p = &w.parts[i];
-        if (p->t->type == CFG_BASIC) continue;
-        struct k *d = k_vec(KT_SYM, (int64_t)p->t->ncols);
-        for (size_t c = 0; d && c < p->t->ncols; c++)
-            if (k_symv_set(d, (int64_t)c, p->t->cols[c].name)) {
-                k_free(d);
-                d = NULL;
-            }
-        char path[700];
-        snprintf(path, sizeof path, "%s/.d", p->base);
-        rc = d ? put_k(&w, path, d, p->tier, err) : err_set(err, -ENOMEM, "out of memory");
-        k_free(d);
-    }
+    for (size_t i = 0; !rc && i < w.nparts; i++) rc = write_d(&w, &w.parts[i], err);
     sum->partitions = nall;
+    /* The intervals of this spill leave the IDB in the same commit: the day is in the
+     * HDB now. */
+    if (!rc && w.snap) rc = idb_drop(&w, o->id, err);
     /* A store made empty (no import) has no par.txt yet: without it the view would
      * show the segment as a table at the root. */
     struct store_entry pe;
@@ -1203,21 +1449,7 @@ int writedown_eod(struct store *s, struct spill *sp, const struct wd_opts *o, st
     } else if (!rc && prc) {
         rc = prc;
     }
-    if (!rc && w.sym.n > w.sym.n0) {
-        sum->new_syms = (uint64_t)(w.sym.n - w.sym.n0);
-        struct k *sv = k_vec(KT_SYM, w.sym.n);
-        for (int64_t i = 0; sv && i < w.sym.n; i++)
-            if (k_symv_set(sv, i, w.sym.v[i])) {
-                k_free(sv);
-                sv = NULL;
-            }
-        struct buf b;
-        buf_init(&b, BUF_MAX_DEFAULT);
-        rc = sv ? kdb_encode(sv, 0, &b, err) : err_set(err, -ENOMEM, "out of memory");
-        if (!rc) rc = put(&w, "sym", &b, 0, err);
-        buf_release(&b);
-        k_free(sv);
-    }
+    if (!rc) rc = write_sym(&w, err);
     if (!rc) {
         /* The marker: this spill, after the last MARKER_KEEP - 1 lines. */
         struct buf b;
@@ -1248,16 +1480,9 @@ int writedown_eod(struct store *s, struct spill *sp, const struct wd_opts *o, st
         rc = store_tx_commit(tx, &sum->version, err);
     }
 out:
-    if (w.tx) store_tx_abort(w.tx);
-    if (w.snap) store_snap_put(w.snap);
-    for (size_t i = 0; i < w.nparts; i++) part_free(&w.parts[i]);
-    free(w.parts);
-    for (size_t ti = 0; w.maps && ti < cfg->ntables; ti++) spill_unmap_table(&w.maps[ti]);
-    free(w.maps);
+    wd_release(&w);
     free(all);
     free(marker);
-    symtab_free(&w.sym);
-    pthread_mutex_destroy(&w.mu);
     if (sum->first > sum->last) sum->first = sum->last = 0;
     return rc;
 }

@@ -35,6 +35,7 @@
 #include "store.h"
 
 #define WRITEDOWN_MARKER ".smfs/eod"   /* the written spills, one per line */
+#define WRITEDOWN_EOI    ".smfs/eoi"   /* the IDB's intervals, one per line */
 
 struct wd_opts {
     const struct cfg *cfg;
@@ -45,6 +46,11 @@ struct wd_opts {
     void      (*note)(void *arg, const char *line);   /* warnings, one line each */
     void      (*progress)(void *arg, const char *current, uint64_t done, uint64_t total);
     void       *arg;
+    /* writedown_eoi only: interval INTERVAL (0, 1, ...) of the spill, its rows
+     * [from[t], to[t]) of each table (assembly order), ending at END_NS. */
+    int64_t         interval;
+    const uint64_t *from, *to;
+    int64_t         end_ns;
 };
 
 struct wd_summary {
@@ -52,10 +58,22 @@ struct wd_summary {
     bool     already;           /* the spill was written before: nothing done */
     uint64_t rows, late_rows, refused_rows, partitions, files, bytes, new_syms;
     int32_t  first, last;       /* the dates written */
+    int64_t  ordinal;           /* writedown_eoi: the IDB partition written */
 };
 
 int writedown_eod(struct store *s, struct spill *sp, const struct wd_opts *o, struct wd_summary *sum,
                   struct smfs_err *err) __attribute__((warn_unused_result));
+
+/* An end of interval: the rows of an open spill's interval (read through
+ * spill_open_ro) as the next ordinal partition of the IDB (idb/<n>/<table>, every
+ * partitioned table, sorted by sortColsOrd, attrOrd), in one commit; recorded in
+ * .smfs/eoi with its end, so it is written once. The end of day of the same spill
+ * removes its intervals from the IDB in its own commit. */
+int writedown_eoi(struct store *s, struct spill *sp, const struct wd_opts *o, struct wd_summary *sum,
+                  struct smfs_err *err) __attribute__((warn_unused_result));
+/* The end of the last interval the IDB of SNAP holds (ns since 1970; KNULL_J: none). */
+int writedown_idb_end(struct store *s, struct store_snap *snap, int64_t *end_ns, struct smfs_err *err)
+        __attribute__((warn_unused_result));
 
 /* Whether the current version records ID as written. */
 int writedown_done(struct store *s, const char *id, bool *done, struct smfs_err *err)

@@ -239,7 +239,7 @@ static int open_store(struct daemon *d)
     if (!(d->cfg = load_cfg(d->o->config))) return -1;
     if (initial_import(d->cfg)) return -1;
     struct store_recovery rep;
-    if (import_store_open(d->cfg, true, &d->store, &rep, &e) || view_new(d->store, &d->view, &e)) {
+    if (import_store_open(d->cfg, true, &d->store, &rep, &e) || view_new(d->store, d->cfg->ordinal_tier != NULL, &d->view, &e)) {
         log_err("%s", e.msg);
         return -1;
     }

@@ -16,13 +16,17 @@
 #define PAR_TXT      "par.txt"
 #define PAR_TXT_MAX  (1u << 16)   /* a par.txt longer than this is not an HDB's */
 #define INO_FILE(oid) ((oid) + 1)                       /* 2 … 2^60 */
-#define INO_SYN       (1ull << 61)                      /* v<N>$ and par.txt of N */
-#define INO_VDIR(n)   (INO_SYN | (n) << 1)
-#define INO_PARTXT(n) (INO_SYN | (n) << 1 | 1)
+#define INO_SYN       (1ull << 61)                      /* v<N>$, par.txt, idb$ of N */
+#define INO_VDIR(n)   (INO_SYN | (n) << 2)
+#define INO_PARTXT(n) (INO_SYN | (n) << 2 | 1)
+#define INO_IDBDIR(n) (INO_SYN | (n) << 2 | 2)
+#define INO_IDBPAR(n) (INO_SYN | (n) << 2 | 3)
+#define IDB          "idb"    /* the ordinal partitions in the store tree, a segment of v<N>$ */
+#define IDB_ROOT     "idb$"   /* where an IDB process loads them: par.txt and sym */
 #define INO_DIR0      (1ull << 62)                      /* directories, by counter */
 #define DIR_BATCH     64
 
-enum vkind { VK_ROOT = 1, VK_VDIR, VK_PARTXT, VK_DIR, VK_FILE };
+enum vkind { VK_ROOT = 1, VK_VDIR, VK_PARTXT, VK_DIR, VK_FILE, VK_IDBDIR, VK_IDBPAR };
 
 /* Locking. One mutex, view->mu, guards the whole table: every vver and vnode field
  * that changes, and the lists. It is never held across a store read (a version's
@@ -43,6 +47,8 @@ struct vver {
     uint8_t           *partxt;      /* [I] rewritten: relative lines under v<N>$/ */
     size_t             partxt_len;  /* [I] */
     bool               has_partxt;  /* [I] */
+    uint8_t           *idbpar;      /* [I] idb$/par.txt: "../v<N>$/idb" (NULL: no IDB) */
+    size_t             idbpar_len;  /* [I] */
     char             **segs;        /* [I] relative par.txt lines: segment directories */
     size_t             nsegs;       /* [I] */
     struct store_entry *rootents;   /* [I] root entries but par.txt and the segments */
@@ -71,6 +77,7 @@ struct view {
     struct u64map   nodes;          /* [M] ino → struct vnode * (root not included) */
     uint64_t        next_dir;       /* [M] */
     uint64_t        nvers;          /* [M] */
+    bool            idb;            /* [F] the assembly has an ordinal mount */
     void          (*unpinned)(void *arg, uint64_t version);   /* [M] */
     void           *unpinned_arg;   /* [M] */
 };
@@ -82,6 +89,7 @@ static void ver_free(struct vver *w)
     if (!w) return;
     if (w->snap) store_snap_put(w->snap);
     free(w->partxt);
+    free(w->idbpar);
     for (size_t i = 0; i < w->nsegs; i++) free(w->segs[i]);
     free(w->segs);
     free(w->rootents);
@@ -199,6 +207,22 @@ static int ver_load(struct view *v, uint64_t version, struct vver **out, struct 
     if (rc == 0) rc = ver_read_partxt(v, w, &e, err);
     else if (rc == -ENOENT) rc = 0;
     if (rc) goto fail;
+    if (v->idb) {
+        /* The IDB is one more directory of v<N>$ (empty when no interval is written),
+         * and idb$ at the root points an IDB process at it. */
+        char **segs = realloc(w->segs, (w->nsegs + 1) * sizeof *segs);
+        char *name = strdup(IDB);
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "../v%llu$/" IDB "\n", (unsigned long long)w->version);
+        if (segs) w->segs = segs;
+        if (!segs || !name || !(w->idbpar = (uint8_t *)strdup(buf))) {
+            free(name);
+            rc = err_set(err, -ENOMEM, "out of memory");
+            goto fail;
+        }
+        w->segs[w->nsegs++] = name;
+        w->idbpar_len = (size_t)n;
+    }
 
     /* The root listing without par.txt and the segments, which live under v<N>$. */
     struct store_entry *ents = malloc(DIR_BATCH * sizeof *ents);
@@ -355,10 +379,10 @@ static void node_attr(const struct view *v, const struct vnode *n, struct view_a
     a->mtime_ns = n->mtime_ns;
     if (n->kind == VK_ROOT) {
         const struct vver *w = v->cur;
-        a->size = w ? w->has_partxt + w->nroot + 1 : 0;
+        a->size = w ? w->has_partxt + w->nroot + 1 + (w->idbpar != NULL) : 0;
         a->mtime_ns = w ? w->mtime_ns : 0;
     }
-    bool dir = n->kind == VK_ROOT || n->kind == VK_VDIR || n->kind == VK_DIR;
+    bool dir = n->kind == VK_ROOT || n->kind == VK_VDIR || n->kind == VK_DIR || n->kind == VK_IDBDIR;
     a->mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
     a->nlink = dir ? 2 : 1;
 }
@@ -405,10 +429,20 @@ static int node_entry_locked(struct view *v, struct vver *w, const struct store_
     return 0;
 }
 
-/* v<N>$ (VDIR) or par.txt of N (PARTXT). */
+static uint64_t syn_ino(const struct vver *w, enum vkind kind)
+{
+    switch (kind) {
+    case VK_VDIR: return INO_VDIR(w->version);
+    case VK_PARTXT: return INO_PARTXT(w->version);
+    case VK_IDBDIR: return INO_IDBDIR(w->version);
+    default: return INO_IDBPAR(w->version);
+    }
+}
+
+/* v<N>$ (VDIR), par.txt of N (PARTXT), idb$ of N (IDBDIR) and its par.txt (IDBPAR). */
 static int node_syn_locked(struct view *v, struct vver *w, enum vkind kind, struct vnode **out)
 {
-    uint64_t ino = kind == VK_VDIR ? INO_VDIR(w->version) : INO_PARTXT(w->version);
+    uint64_t ino = syn_ino(w, kind);
     struct vnode *n = node_get_locked(v, ino);
     if (!n) {
         if (u64map_reserve(&v->nodes, 1)) return -ENOMEM;
@@ -418,7 +452,7 @@ static int node_syn_locked(struct view *v, struct vver *w, enum vkind kind, stru
         n->kind = (uint8_t)kind;
         n->ver = w;
         w->refs++;
-        n->size = kind == VK_VDIR ? w->nsegs : w->partxt_len;
+        n->size = kind == VK_VDIR ? w->nsegs : kind == VK_PARTXT ? w->partxt_len : kind == VK_IDBDIR ? 2 : w->idbpar_len;
         n->mtime_ns = w->mtime_ns;
         u64map_put_reserved(&v->nodes, ino, (uint64_t)(uintptr_t)n);
     }
@@ -440,11 +474,12 @@ uint64_t view_vdir_version(const char *name)
     return p[0] == '$' && p[1] == '\0' ? n : 0;
 }
 
-int view_new(struct store *s, struct view **out, struct smfs_err *err)
+int view_new(struct store *s, bool idb, struct view **out, struct smfs_err *err)
 {
     struct view *v = calloc(1, sizeof *v);
     if (!v) return err_set(err, -ENOMEM, "out of memory");
     v->s = s;
+    v->idb = idb;
     pthread_mutex_init(&v->mu, NULL);
     v->root.ino = VIEW_ROOT_INO;
     v->root.kind = VK_ROOT;
@@ -513,6 +548,7 @@ static int root_diff(const struct vver *old, const struct vver *w, struct view_c
 {
     char vd[32];
     int rc = change_add(c, PAR_TXT);
+    if (!rc && w->idbpar) rc = change_add(c, IDB_ROOT);
     if (!rc && old) snprintf(vd, sizeof vd, "v%llu$", (unsigned long long)old->version), rc = change_add(c, vd);
     snprintf(vd, sizeof vd, "v%llu$", (unsigned long long)w->version);
     if (!rc) rc = change_add(c, vd);
@@ -563,7 +599,7 @@ int view_lookup(struct view *v, uint64_t parent, const char *name, struct view_a
     enum vkind pk = p->kind;
     struct vver *w = pk == VK_ROOT ? v->cur : p->ver;
     uint64_t dir = p->kind == VK_DIR ? p->id : 0;
-    if (pk == VK_FILE || pk == VK_PARTXT) {
+    if (pk == VK_FILE || pk == VK_PARTXT || pk == VK_IDBPAR) {
         pthread_mutex_unlock(&v->mu);
         return err_set(err, -ENOTDIR, "not a directory");
     }
@@ -585,6 +621,13 @@ int view_lookup(struct view *v, uint64_t parent, const char *name, struct view_a
     if (pk == VK_ROOT && !strcmp(name, PAR_TXT)) {
         kind = VK_PARTXT;
         if (!w->has_partxt) rc = -ENOENT;
+    } else if (pk == VK_ROOT && !strcmp(name, IDB_ROOT)) {
+        kind = VK_IDBDIR;
+        if (!w->idbpar) rc = -ENOENT;
+    } else if (pk == VK_IDBDIR) {   /* par.txt, and the version's sym */
+        if (!strcmp(name, PAR_TXT)) kind = VK_IDBPAR;
+        else if (strcmp(name, "sym")) rc = -ENOENT;
+        else rc = store_dir_lookup(v->s, w->root_tid, name, &e, err);
     } else if (pk == VK_ROOT && (n = view_vdir_version(name))) {
         kind = VK_VDIR;
         if (n != w->version) {
@@ -606,7 +649,7 @@ int view_lookup(struct view *v, uint64_t parent, const char *name, struct view_a
     pthread_mutex_lock(&v->mu);
     struct vnode *nd = NULL;
     if (!rc) {
-        if (kind == VK_PARTXT || kind == VK_VDIR) rc = node_syn_locked(v, other ? other : w, kind, &nd);
+        if (kind) rc = node_syn_locked(v, other ? other : w, kind, &nd);
         else rc = node_entry_locked(v, w, &e, &nd);
         if (rc == -ENOMEM) err_set(err, rc, "out of memory");
     }
@@ -654,14 +697,14 @@ static bool emit_locked(struct view *v, struct vver *w, const struct store_entry
         node_attr(v, n, &a);
     } else {
         memset(&a, 0, sizeof a);
-        bool dir = syn == VK_VDIR || (!syn && e->kind == STORE_DIR);
+        bool dir = syn == VK_VDIR || syn == VK_IDBDIR || (!syn && e->kind == STORE_DIR);
         a.mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
-        if (syn) a.ino = syn == VK_VDIR ? INO_VDIR(w->version) : INO_PARTXT(w->version);
+        if (syn) a.ino = syn_ino(w, syn);
         else if (!dir) a.ino = INO_FILE(e->id);
         else if ((*rc = dir_ino_locked(w, e->id, &v->next_dir, &a.ino))) return false;
     }
     char vd[32];
-    const char *name = e ? e->name : syn == VK_PARTXT ? PAR_TXT : vd;
+    const char *name = e ? e->name : syn == VK_PARTXT || syn == VK_IDBPAR ? PAR_TXT : syn == VK_IDBDIR ? IDB_ROOT : vd;
     if (syn == VK_VDIR) snprintf(vd, sizeof vd, "v%llu$", (unsigned long long)w->version);
     bool took = fn(arg, name, &a, next);
     if (n) {
@@ -682,7 +725,7 @@ int view_readdir(struct view *v, uint64_t ino, uint64_t off, bool plus, view_dir
     }
     enum vkind pk = p->kind;
     struct vver *w = pk == VK_ROOT ? v->cur : p->ver;
-    if (pk == VK_FILE || pk == VK_PARTXT) {
+    if (pk == VK_FILE || pk == VK_PARTXT || pk == VK_IDBPAR) {
         pthread_mutex_unlock(&v->mu);
         return err_set(err, -ENOTDIR, "not a directory");
     }
@@ -706,11 +749,26 @@ int view_readdir(struct view *v, uint64_t ino, uint64_t off, bool plus, view_dir
                 more = emit_locked(v, w, &w->rootents[i - np], 0, plus, fn, arg, i + 1, &rc);
             else if (i == np + w->nroot)
                 more = emit_locked(v, w, NULL, VK_VDIR, plus, fn, arg, i + 1, &rc);
+            else if (i == np + w->nroot + 1 && w->idbpar)
+                more = emit_locked(v, w, NULL, VK_IDBDIR, plus, fn, arg, i + 1, &rc);
             else
                 more = false;
         }
         ver_release_locked(v, w);
         pthread_mutex_unlock(&v->mu);
+        return rc ? err_set(err, rc, "out of memory") : 0;
+    }
+    if (pk == VK_IDBDIR) {   /* par.txt, then sym when the version has one */
+        pthread_mutex_unlock(&v->mu);
+        struct store_entry se;
+        int have = store_dir_lookup(v->s, w->root_tid, "sym", &se, err) == 0;
+        pthread_mutex_lock(&v->mu);
+        bool more = true;
+        if (off == 0) more = emit_locked(v, w, NULL, VK_IDBPAR, plus, fn, arg, 1, &rc);
+        if (more && !rc && off <= 1 && have) emit_locked(v, w, &se, 0, plus, fn, arg, 2, &rc);
+        ver_release_locked(v, w);
+        pthread_mutex_unlock(&v->mu);
+        err_clear(err);
         return rc ? err_set(err, rc, "out of memory") : 0;
     }
     pthread_mutex_unlock(&v->mu);
@@ -749,7 +807,7 @@ int view_open(struct view *v, uint64_t ino, struct view_file *out, struct smfs_e
     pthread_mutex_lock(&v->mu);
     struct vnode *n = node_get_locked(v, ino);
     memset(out, 0, sizeof *out);
-    if (n && (n->kind == VK_PARTXT || n->kind == VK_FILE)) {
+    if (n && (n->kind == VK_PARTXT || n->kind == VK_IDBPAR || n->kind == VK_FILE)) {
         if (ver_pin_locked(v, n->ver)) {
             pthread_mutex_unlock(&v->mu);
             return err_set(err, -ESTALE, "version %llu was vacuumed", (unsigned long long)n->ver->version);
@@ -758,10 +816,10 @@ int view_open(struct view *v, uint64_t ino, struct view_file *out, struct smfs_e
     }
     if (!n) {
         rc = err_set(err, -ESTALE, "inode %llu is not known", (unsigned long long)ino);
-    } else if (n->kind == VK_PARTXT) {
+    } else if (n->kind == VK_PARTXT || n->kind == VK_IDBPAR) {
         out->memory = true;
-        out->p = n->ver->partxt;
-        out->len = n->ver->partxt_len;
+        out->p = n->kind == VK_PARTXT ? n->ver->partxt : n->ver->idbpar;
+        out->len = n->kind == VK_PARTXT ? n->ver->partxt_len : n->ver->idbpar_len;
     } else if (n->kind == VK_FILE) {
         struct store_entry *e = &out->obj;
         snprintf(e->name, sizeof e->name, "object %llu", (unsigned long long)n->id);

@@ -6,6 +6,11 @@
  *                            segment directories it names excepted)
  *   /v<N>$/<seg>/<date>/<table>/<file>   any kept version N, looked up by name; only
  *                            the current one is listed
+ *   /idb$/par.txt, /idb$/sym with an IDB (an ordinal mount in the assembly): where an
+ *                            IDB process loads the intervals written today, par.txt
+ *                            "../v<N>$/idb" and the version's sym; /v<N>$/idb holds
+ *                            the ordinal partitions 0, 1, ... (empty before the first
+ *                            interval and after the end of day)
  *
  * Inode numbers. A file's inode is its object id (+1), so a file unchanged between
  * versions keeps its inode, and the kernel its page cache. A directory's inode is
@@ -73,7 +78,8 @@ struct view_stats {
     uint64_t current;
 };
 
-int view_new(struct store *s, struct view **out, struct smfs_err *err)
+/* IDB: serve idb$ and v<N>$/idb (the assembly has an ordinal mount). */
+int view_new(struct store *s, bool idb, struct view **out, struct smfs_err *err)
         __attribute__((warn_unused_result));
 void view_free(struct view *v);
 

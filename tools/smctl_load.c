@@ -204,7 +204,9 @@ int smctl_load(int argc, char **argv)
         if (strs_add(&segs, ".", 1)) goto out;
     }
 
-    /* .Q.L: every entry of every segment is a partition of one type. */
+    /* .Q.L: every entry of every segment is a partition of one type: dates (an HDB) or
+     * ints (an IDB's ordinal partitions). */
+    int kind = 0;   /* 1 date, 2 int */
     for (size_t s = 0; s < segs.n; s++) {
         if (strstr(segs.v[s], "://")) continue;   /* object storage: not a POSIX path */
         struct strs ents = {0};
@@ -214,11 +216,18 @@ int smctl_load(int argc, char **argv)
             const char *n = ents.v[i];
             int32_t day;
             if (!strcmp(segs.v[s], ".") && !(n[0] >= '0' && n[0] <= '9')) continue;
-            if (strlen(n) != 10 || !k_parse_date(n, &day)) {
-                smctl_errf("load: 'part: segment '%s' holds '%s', which is not a date partition", segs.v[s], n);
+            int k = strlen(n) == 10 && k_parse_date(n, &day) ? 1 : 0;
+            if (!k && strlen(n) < 10 && strspn(n, "0123456789") == strlen(n)) {
+                k = 2;
+                day = (int32_t)atol(n);
+            }
+            if (!k || (kind && k != kind)) {
+                smctl_errf("load: 'part: segment '%s' holds '%s', which is not a %s partition", segs.v[s], n,
+                           kind == 2 ? "int" : kind == 1 ? "date" : "date or int");
                 strs_free(&ents);
                 goto out;
             }
+            kind = k;
             struct part *np = realloc(parts, (nparts + 1) * sizeof *np);
             if (!np) goto out;
             parts = np;

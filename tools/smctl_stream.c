@@ -162,6 +162,18 @@ void smctl_print_eod(json_t *e)
                I(last, "bytes") / 1048576.0, json_real_value(json_object_get(last, "duration_s")));
     }
     if (*S(e, "error")) printf("     LAST FAILURE (retried every 30 s): %s\n", S(e, "error"));
+    json_t *eoi = json_object_get(e, "eoi"), *le = json_object_get(eoi, "last");
+    if (eoi && (I(eoi, "done") || I(eoi, "failed"))) {
+        printf("eoi: %lld intervals written, %lld failed tries", I(eoi, "done"), I(eoi, "failed"));
+        if (le) {
+            time_t end = (time_t)(I(le, "end_ns") / 1000000000);
+            char ts[32];
+            strftime(ts, sizeof ts, "%H:%M:%S", gmtime(&end));
+            printf("; last: idb/%lld to %s UTC, %lld rows, version %lld, %.3f s", I(le, "ordinal"), ts, I(le, "rows"),
+                   I(le, "version"), json_real_value(json_object_get(le, "duration_s")));
+        }
+        printf("\n");
+    }
 }
 
 int smctl_eod(int argc, char **argv)

@@ -60,3 +60,24 @@ subscriber_start() {
         sleep 0.1
     done
 }
+
+# stream_cleanup: for a trap: smfs ($pid), the tickerplant ($tpp) and a subscriber
+# ($subp) gone, the mount point ($M) clear, $T removed.
+stream_cleanup() {
+    [ -n "${pid:-}" ] && kill -KILL "$pid" 2>/dev/null
+    [ -n "${tpp:-}" ] && kill "$tpp" 2>/dev/null
+    [ -n "${subp:-}" ] && kill "$subp" 2>/dev/null
+    wait 2>/dev/null
+    [ -n "${M:-}" ] && unmount "$M"
+    rm -rf "$T"
+}
+# st: the running smfs's status (admin socket $A); wait_status JQ WHAT: until it
+# satisfies JQ (a bound of a minute, not a timing), else fail saying WHAT.
+st() { "$SMCTL" status --admin "$A" --json; }
+wait_status() {
+    _i=0
+    until st | jq -e "$1" >/dev/null 2>&1; do
+        _i=$((_i + 1)); [ $_i -lt 600 ] || fail "$2: $(st | jq -c '{eod, stream: .stream | {state, error, tables}}')"
+        sleep 0.1
+    done
+}

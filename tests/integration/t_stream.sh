@@ -16,14 +16,7 @@ A="$T/adm.sock"
 pid=
 tpp=
 subp=
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    [ -n "$tpp" ] && kill "$tpp" 2>/dev/null
-    [ -n "$subp" ] && kill "$subp" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+trap stream_cleanup EXIT
 
 # ---- the tickerplant ---------------------------------------------------------------------
 printf 'smfs:secret\n' >"$T/tp.users"

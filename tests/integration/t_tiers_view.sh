@@ -45,7 +45,7 @@ both() {
 # check DIR SEGS FAST SLOW: the root, par.txt, each segment's listing and smctl load.
 check() {
     expect_eq "$1: par.txt" "$(cat "$1/par.txt" | tr '\n' ' ')" "v$2\$/fast v$2\$/slow s3://acme-hdb/equities/db "
-    expect_eq "$1: segments" "$(ls "$1/v$2\$" | tr '\n' ' ')" "fast slow "
+    expect_eq "$1: segments" "$(ls "$1/v$2\$" | tr '\n' ' ')" "fast idb slow "   # idb: the IDB's ordinal partitions (empty)
     expect_eq "$1: fast" "$(ls "$1/v$2\$/fast" | tr '\n' ' ')" "$3"
     expect_eq "$1: slow" "$(ls "$1/v$2\$/slow" | tr '\n' ' ')" "$4"
     out=$("$SMCTL" load --json "$1") || fail "$1: smctl load: $out"

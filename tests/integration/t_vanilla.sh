@@ -35,7 +35,7 @@ rm "$V/notes"
 
 start
 expect_eq "mode" "$("$SMCTL" status --admin "$A" --json | jq -r .mode)" vanilla
-expect_eq "root" "$(ls -A "$V" | tr '\n' ' ')" 'par.txt sym v1$ '
+expect_eq "root" "$(ls -A "$V" | tr '\n' ' ')" 'idb$ par.txt sym v1$ '
 expect_eq "par.txt" "$(cat "$V/par.txt")" 'v1$/hdb'
 [ -L "$V/sym" ] && [ -d "$V/v1\$/hdb/2024.01.02/trade" ] && [ ! -L "$V/v1\$/hdb/2024.01.02" ] ||
     fail "want real directories and a symlink per file"
@@ -50,10 +50,10 @@ expect_eq "files compared" "$out" "$(find "$T/orig" -type f | wc -l) files ident
 "$SMCTL" gen-hdb "$T/stg" --days 1 --rows 30 --seed 4 --start 2024.01.10 >/dev/null
 "$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg" >/dev/null || fail "ingest"
 expect_eq "par.txt after ingest" "$(cat "$V/par.txt")" 'v2$/hdb'
-expect_eq "root after ingest" "$(ls -A "$V" | tr '\n' ' ')" 'par.txt sym v1$ v2$ '
+expect_eq "root after ingest" "$(ls -A "$V" | tr '\n' ' ')" 'idb$ par.txt sym v1$ v2$ '
 expect_eq "new partition" "$("$SMCTL" load --json "$V" | jq -r .last)" "2024.01.10"
 "$SMCTL" vacuum --admin "$A" >/dev/null || fail "vacuum"
-expect_eq "root after vacuum" "$(ls -A "$V" | tr '\n' ' ')" 'par.txt sym v2$ '
+expect_eq "root after vacuum" "$(ls -A "$V" | tr '\n' ' ')" 'idb$ par.txt sym v2$ '
 ls -A "$V" | grep -q 'tmp\$' && fail "temporary names left behind"
 
 # The tree outlives the daemon (kdb+ keeps loading it); a restart picks it up.

@@ -56,7 +56,7 @@ mkdir "$M"
 start --no-auto-vacuum
 
 # What \l sees.
-expect_eq "root listing" "$(ls -A "$M" | tr '\n' ' ')" 'par.txt sym v1$ '
+expect_eq "root listing" "$(ls -A "$M" | tr '\n' ' ')" 'idb$ par.txt sym v1$ '
 expect_eq "par.txt" "$(cat "$M/par.txt")" 'v1$/hdb'
 got=$("$SMCTL" load --json "$M" | jq -c 'del(.segments)') || fail "load through the mount"
 expect_eq "loader view" "$got" "$(cat "$T/want.json")"
@@ -105,7 +105,7 @@ hold h1 "$T/orig/$f" "$M/v1\$/hdb/$f"
 out=$("$SMCTL" ingest -c "$T/a.yaml" --admin "$A" --keep-staging "$T/stg") || fail "ingest through smfs: $out"
 expect_in "ingest" "$out" "live in the running smfs"
 expect_eq "par.txt right after the commit" "$(cat "$M/par.txt")" 'v2$/hdb'
-expect_eq "root after the commit" "$(ls -A "$M" | tr '\n' ' ')" 'par.txt sym v2$ '
+expect_eq "root after the commit" "$(ls -A "$M" | tr '\n' ' ')" 'idb$ par.txt sym v2$ '
 cmp -s "$T/orig/$f" "$M/v2\$/hdb/$f" && fail "version 2 did not replace $f"
 "$RC" "$T/orig/$f" "$M/v1\$/hdb/$f" || fail "v1\$ no longer reads version 1"
 expect_eq "vacuum while held" "$("$SMCTL" vacuum --admin "$A" --json | jq .versions_dropped)" 0

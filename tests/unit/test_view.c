@@ -113,7 +113,7 @@ static void test_view_tree(void **state)
     assert_int_equal(commit(tx), 1);
 
     struct view *v;
-    assert_int_equal(view_new(s, &v, &e), 0);
+    assert_int_equal(view_new(s, false, &v, &e), 0);
     assert_string_equal(ls(v, VIEW_ROOT_INO), "par.txt ref sym v1$ ");
     struct view_attr a, a1, d1, vd;
     assert_int_equal(walk(v, "hdb", &a), -ENOENT);     /* segments only under v<N>$ */

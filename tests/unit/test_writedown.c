@@ -417,12 +417,88 @@ static void killed_at_every_step_the_day_is_written_once(void **state)
     cfg_free(cfg);
 }
 
+/* Intervals of an open spill become IDB partitions 0, 1 (each written once), and the
+ * spill's end of day takes them out of the IDB in the same commit that writes the day. */
+static void intervals_then_the_day(void **state)
+{
+    (void)state;
+    char base[4200], sd[4300];
+    snprintf(base, sizeof base, "%s/wd%d", test_tmpdir(), seq++);
+    struct cfg *cfg = cfg_at(base, "");
+    struct store *s;
+    struct smfs_err err;
+    assert_int_equal(import_store_open(cfg, true, &s, NULL, &err), 0);
+    int32_t d1;
+    assert_true(k_parse_date("2026.02.18", &d1));
+    struct spill_opts so = {.cfg = cfg};
+    struct spill *sp;
+    snprintf(sd, sizeof sd, "%s/spill", base);
+    assert_int_equal(spill_create(sd, "/logs/sym", &so, &sp, &err), 0);
+    int64_t ids[250];
+    for (int i = 0; i < 250; i++) {
+        ids[i] = i;
+        struct k *r = trade_row(d1, i);
+        assert_int_equal(spill_append(sp, "trade", r, 0, NULL, &err), 0);
+        k_free(r);
+        if (i == 99) assert_int_equal(spill_add_eoi(sp, 1000, &err), 0);
+    }
+    assert_int_equal(spill_add_eoi(sp, 2000, &err), 0);
+    assert_int_equal(spill_neoi(sp), 2);
+    /* The writer reads it read-only while the owner could go on appending. */
+    struct spill *ro;
+    assert_int_equal(spill_open_ro(sd, &so, &ro, &err), 0);
+    assert_int_equal(spill_neoi(ro), 2);
+    uint64_t zero[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        const struct spill_eoi *e = spill_eoi(ro, (size_t)k);
+        struct wd_opts o = {.cfg = cfg, .id = "spill:/logs/sym", .oldest = INT32_MIN, .interval = k,
+                            .from = k ? spill_eoi(ro, 0)->rows : zero, .to = e->rows, .end_ns = e->end_ns};
+        struct wd_summary sum;
+        if (writedown_eoi(s, ro, &o, &sum, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(sum.ordinal, k);
+        assert_int_equal(sum.rows, k ? 150 : 100);
+        assert_int_equal(writedown_eoi(s, ro, &o, &sum, &err), 0);   /* again: nothing */
+        assert_true(sum.already);
+    }
+    spill_close(ro);
+    struct store_snap *v;
+    assert_int_equal(store_snap_get(s, 0, &v, &err), 0);
+    struct k *c0 = col(s, v, "idb/0/trade", "size"), *c1 = col(s, v, "idb/1/trade", "size"),
+             *q = col(s, v, "idb/1/quote", "sym"), *y = col(s, v, "idb/1/trade", "sym");
+    assert_true(c0->n == 100 && c1->n == 150 && q->n == 0 && y->attr == KA_NONE);   /* attrOrd: none */
+    int64_t sum_ids = 0;
+    for (int64_t i = 0; i < c1->n; i++) sum_ids += ((int64_t *)c1->u.v)[i];
+    assert_int_equal(sum_ids, (100 + 249) * 150 / 2);
+    k_free(c0), k_free(c1), k_free(q), k_free(y);
+    int64_t end;
+    assert_int_equal(writedown_idb_end(s, v, &end, &err), 0);
+    assert_int_equal(end, 2000);
+    store_snap_put(v);
+    /* The day: all 250 rows in the HDB, the IDB empty again. */
+    assert_int_equal(spill_seal(sp, d1, &err), 0);
+    struct wd_opts o = {.cfg = cfg, .date = d1, .id = "spill:/logs/sym", .oldest = INT32_MIN};
+    struct wd_summary sum;
+    assert_int_equal(writedown_eod(s, sp, &o, &sum, &err), 0);
+    assert_int_equal(store_snap_get(s, 0, &v, &err), 0);
+    expect_trade(s, v, d1, ids, 250);
+    struct store_entry e;
+    assert_int_equal(store_lookup(v, "idb/0", &e, &err), -ENOENT);
+    assert_int_equal(store_lookup(v, WRITEDOWN_EOI, &e, &err), -ENOENT);
+    assert_int_equal(writedown_idb_end(s, v, &end, &err), 0);
+    assert_true(end == KNULL_J);
+    store_snap_put(v);
+    spill_close(sp);
+    store_close(s);
+    cfg_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_day_and_its_late_rows),
         cmocka_unit_test(a_failure_anywhere_changes_nothing),
         cmocka_unit_test(killed_at_every_step_the_day_is_written_once),
+        cmocka_unit_test(intervals_then_the_day),
     };
     return cmocka_run_group_tests_name("writedown", tests, NULL, NULL);
 }
