@@ -11,7 +11,11 @@
  *      (until its status counts every row), as a ratio to the plain reader's; peak
  *      resident memory (VmHWM) against the memory budget and the day's bytes on disk;
  *   4. SIGKILL while live, restart: time until live again with every row (the replay
- *      from the last checkpoint: the usual case).
+ *      from the last checkpoint: the usual case);
+ *   5. end of interval: smfs again with the IDB tier at one interval a second and 100
+ *      query processes (our q IPC client, one connection each) registered for `idb;
+ *      rows arrive; figure: from the interval's end (its maxTS) to each registrant
+ *      receiving its reload signal -- median and slowest.
  * Nothing passes or fails on time. usage: bench/stream [DIR] [--batches B] [--rows R]
  *        [--budget-mb M] */
 #include <errno.h>
@@ -36,6 +40,7 @@
 #include "ipc/ev.h"
 #include "ipc/ipc_client.h"
 #include "ipc/tp.h"
+#include "core/k_fmt.h"
 
 static pid_t tp_pid, smfs_pid;
 
@@ -103,6 +108,88 @@ static void wait_rows(const char *adm, long long rows)
     die("smfs", "never caught up");
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t rt_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The maxTS of a reload signal (callback; dict), ns since 1970. */
+static int64_t max_ts(const struct k *m)
+{
+    if (m->t != KT_LIST || m->n != 2 || m->u.kk[1]->t != KT_DICT) return 0;
+    const struct k *keys = m->u.kk[1]->u.kk[0], *vals = m->u.kk[1]->u.kk[1];
+    for (int64_t i = 0; keys->t == KT_SYM && i < keys->n; i++)
+        if (!strcmp(k_symv_at(keys, i), "maxTS"))
+            return vals->t == KT_TIMESTAMP ? k_unix_ns_from_ts(((int64_t *)vals->u.v)[i])
+                 : vals->t == KT_LIST ? k_unix_ns_from_ts(vals->u.kk[i]->u.j) : 0;
+    return 0;
+}
+
+/* 100 registrants of `idb on smfs's q port; rows; the next interval's signal to each. */
+static void eoi_latency(const char *adm, int ctl, int nclients)
+{
+    json_t *req = json_pack("{s:s}", "cmd", "status"), *r = NULL;
+    struct smfs_err e = {0};
+    if (admin_call(adm, req, &r, &e)) die("status", e.msg);
+    json_decref(req);
+    int qport = (int)json_integer_value(json_object_get(json_object_get(r, "api"), "q_port"));
+    json_decref(r);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", qport);
+    struct ipc_client **c = calloc((size_t)nclients, sizeof *c);
+    int64_t *lat = calloc((size_t)nclients, sizeof *lat);
+    if (!c || !lat) die("eoi", "out of memory");
+    for (int i = 0; i < nclients; i++) {
+        if (ipc_client_connect(target, NULL, 5000, &c[i], &e)) die("connect", e.msg);
+        struct k *x = k_list(4), *res = NULL;
+        k_list_set(x, 0, k_sym(".sm.api.register"));
+        k_list_set(x, 1, k_sym("idb"));
+        k_list_set(x, 2, k_timespan(INT64_C(10) * 1000000000));
+        k_list_set(x, 3, k_sym("onReload"));
+        if (ipc_client_call(c[i], x, 10000, &res, &e)) die("register", e.msg);
+        k_free(x);
+        k_free(res);
+    }
+    tp_cmd(ctl, "{\"cmd\":\"publish\",\"table\":\"trade\",\"batches\":10,\"rows\":1000}");
+    struct pollfd *pf = calloc((size_t)nclients, sizeof *pf);
+    if (!pf) die("eoi", "out of memory");
+    int left = nclients;
+    for (int i = 0; i < nclients; i++) pf[i] = (struct pollfd){.fd = ipc_client_fd(c[i]), .events = POLLIN};
+    while (left > 0) {
+        int n = poll(pf, (nfds_t)nclients, 10000);
+        if (n <= 0) die("eoi", "no reload signal within 10 s");
+        int64_t now = rt_ns();
+        for (int i = 0; i < nclients; i++) {
+            if (!(pf[i].revents & POLLIN)) continue;
+            struct k *m = NULL;
+            enum ipc_type t;
+            if (ipc_client_recv(c[i], 5000, &m, &t, &e)) die("callback", e.msg);
+            int64_t end = max_ts(m);
+            k_free(m);
+            if (lat[i] == 0 && end > 0) {
+                lat[i] = now - end;
+                pf[i].fd = -1;
+                left--;
+            }
+        }
+    }
+    qsort(lat, (size_t)nclients, sizeof *lat, cmp_i64);
+    printf("  end of interval -> reload signal at %d registrants of idb: median %.1f ms, slowest %.1f ms (from the "
+           "interval's end, its maxTS)\n", nclients, lat[nclients / 2] / 1e6, lat[nclients - 1] / 1e6);
+    for (int i = 0; i < nclients; i++) ipc_client_close(c[i]);
+    free(c);
+    free(lat);
+    free(pf);
+}
+
 static void start_smfs(const char *smfs, const char *cfg, const char *adm, const char *mnt, int budget_mb)
 {
     char mb[32];
@@ -113,7 +200,7 @@ static void start_smfs(const char *smfs, const char *cfg, const char *adm, const
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0) dup2(null, 2);
         execl(smfs, smfs, "-c", cfg, "--admin", adm, "-f", "--vanilla", "--q-socket", "none", "--log-level=warn",
-              "--stream-memory-mb", mb, mnt, (char *)NULL);
+              "--port", "127.0.0.1:0", "--stream-memory-mb", mb, mnt, (char *)NULL);
         _exit(127);
     }
 }
@@ -263,6 +350,28 @@ int main(int argc, char **argv)
     start_smfs(smfs, cfg, adm, mnt, budget);
     wait_rows(adm, 2 * day);
     printf("  after a SIGKILL: live again with every row in %.2f s (replay from the last checkpoint)\n", now_s() - k0);
+
+    /* 5. the same smfs with the IDB tier at one interval a second */
+    kill(smfs_pid, SIGTERM);
+    waitpid(smfs_pid, NULL, 0);
+    char cfg2[4700], sedc[10000];
+    snprintf(cfg2, sizeof cfg2, "%s/a2.yaml", dir);
+    snprintf(sedc, sizeof sedc, "sed 's#freq: 0D00:10:00#freq: 0D00:00:01#' %s > %s", cfg, cfg2);
+    if (system(sedc)) die("sed", cfg2);
+    start_smfs(smfs, cfg2, adm, mnt, budget);
+    wait_rows(adm, 2 * day);
+    for (int i = 0;; i++) {   /* registrations need a version: the first interval makes one */
+        json_t *rq = json_pack("{s:s}", "cmd", "status"), *rr = NULL;
+        struct smfs_err se = {0};
+        if (admin_call(adm, rq, &rr, &se)) die("status", se.msg);
+        json_decref(rq);
+        bool has = json_integer_value(json_object_get(rr, "current")) > 0;
+        json_decref(rr);
+        if (has) break;
+        if (i > 1000) die("smfs", "no interval was written");
+        usleep(10000);
+    }
+    eoi_latency(adm, ctl, 100);
 
     kill(smfs_pid, SIGTERM);
     waitpid(smfs_pid, NULL, 0);
