@@ -11,7 +11,7 @@ CFLAGS_W := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-proto
             -Wno-missing-field-initializers
 CPPFLAGS := -I. -MMD -MP
 ALLCFLAGS = $(CFLAGS_W) $(OPT) -g $(SAN) $(CPPFLAGS) $(CFLAGS)
-LDLIBS_CORE  := -lxxhash -lyaml -lz -llz4 -lzstd -lsnappy -lm
+LDLIBS_CORE  := -lxxhash -lyaml -lz -llz4 -lzstd -lsnappy -lsystemd -lm
 LDLIBS_TOOLS := -ljansson
 LDLIBS_IPC   := -lcrypto -lmicrohttpd -lcurl
 FUSE_CFLAGS  := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
@@ -46,7 +46,7 @@ SMCTL := $(B)/smctl
 SMFS  := $(B)/smfs
 
 .SECONDARY:
-.PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke demo bench clean
+.PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke demo bench clean install uninstall deb
 .DEFAULT_GOAL := all
 
 all: $(SMCTL) $(SMFS) $(UNIT_BIN) $(HELP_BIN) $(BENCH_BIN)
@@ -136,6 +136,36 @@ fuzz-smoke: fuzz
 # pass or fail on time. Run on the optimised build.
 bench: all
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# Install (PREFIX, DESTDIR as usual): the binaries, man pages, the systemd unit, the
+# examples, and the helper mount(8) runs for `mount -t fuse.smfs` (a link to
+# mount.fuse3, in /sbin whatever PREFIX is: mount looks only there).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/smfs
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SBINDIR ?= /sbin
+INSTALL_DOCS := mnt-examples/full.yaml mnt-examples/minimal.yaml mnt-examples/tiers-s3.yaml \
+                mnt-examples/fstab mnt-examples/smfs.logrotate README.md LICENSE
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(SMFS) $(SMCTL) $(DESTDIR)$(BINDIR)/
+	install -m 0644 man/smctl.1 $(DESTDIR)$(MANDIR)/man1/smctl.1
+	install -m 0644 man/smfs.8 $(DESTDIR)$(MANDIR)/man8/smfs.8
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	sed 's#/usr/local/bin/smfs#$(BINDIR)/smfs#' mnt-examples/smfs.service >$(DESTDIR)$(UNITDIR)/smfs.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smfs.service
+	ln -sf mount.fuse3 $(DESTDIR)$(SBINDIR)/mount.fuse.smfs
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smfs $(DESTDIR)$(BINDIR)/smctl $(DESTDIR)$(MANDIR)/man1/smctl.1 \
+	    $(DESTDIR)$(MANDIR)/man8/smfs.8 $(DESTDIR)$(UNITDIR)/smfs.service $(DESTDIR)$(SBINDIR)/mount.fuse.smfs
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# A Debian package from a staged install under /usr (build/deb/smfs_VERSION_ARCH.deb).
+deb: all
+	@./mk/deb.sh $(B)
 
 DEMO_DIR ?= /tmp/smfs-demo
 demo: deps all

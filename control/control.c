@@ -13,6 +13,7 @@
 #include "core/import.h"
 #include "core/k_fmt.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/writedown.h"
 
 int64_t ctl_now_rt(void)
@@ -474,9 +475,11 @@ static void on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo != SIGHUP) continue;
         /* logrotate's convention: SIGHUP reopens the log file. */
+        notify_reloading(true);
         int rc = log_reopen();
         if (rc) log_err("SIGHUP: cannot reopen the log file: %s", strerror(-rc));
         else log_info("SIGHUP: log reopened");
+        notify_reloading(false);
     }
 }
 
@@ -636,6 +639,14 @@ static int start_stream(struct control *c, struct smfs_err *err)
     return stream_start(&so, &c->stream, err);
 }
 
+/* The service manager's watchdog: the loop answering is what it watches. */
+static int64_t on_watchdog(struct ev_loop *loop, void *arg)
+{
+    (void)loop, (void)arg;
+    notify_watchdog();
+    return (int64_t)(notify_watchdog_usec() / 2000);
+}
+
 static void *loop_main(void *arg)
 {
     struct control *c = arg;
@@ -684,6 +695,11 @@ int control_start(const struct control_opts *o, struct control **out, struct smf
     }
     ev_set_wake(c->loop, on_wake, c);
     ctl_note_usage(c);
+    uint64_t wd = notify_watchdog_usec();
+    if (wd && ev_timer_add(c->loop, (int64_t)(wd / 2000 ? wd / 2000 : 1), on_watchdog, c) < 0) {
+        control_stop(c);
+        return err_set(err, -ENOMEM, "out of memory");
+    }
     if (ev_timer_add(c->loop, CTL_HEALTH_MS, on_health_timer, c) < 0) {
         control_stop(c);
         return err_set(err, -ENOMEM, "out of memory");

@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/k_fmt.h"
+#include "core/notify.h"
 #include "core/log.h"
 
 
@@ -146,6 +147,11 @@ void api_commit(struct control *c, struct commit_note *note)
     note->old = NULL;
     uint64_t mask = reload_commit(c->reload, note->sigs, note->n, old, ev_now_ns());
     publish_reload(c, note->sigs, note->n, mask);
+    struct reload_stats rs;
+    reload_stats(c->reload, &rs);
+    notify_status("serving version %llu at %s; %llu q IPC and %llu REST registrations, %llu acknowledgements pending",
+                  (unsigned long long)ctl_current(c), c->o.mountpoint, (unsigned long long)rs.clients_q,
+                  (unsigned long long)rs.clients_rest, (unsigned long long)rs.pending);
     api_arm(c);
     hist_observe(&c->commit_hist, (double)note->commit_s_ns / 1e9);
     hist_observe(&c->fanout_hist, (double)(ev_now_ns() - note->published_mono) / 1e9);

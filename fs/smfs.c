@@ -35,6 +35,7 @@
 #include "core/fileio.h"
 #include "core/import.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/store.h"
 #include "fs/mount.h"
 #include "fs/smfs_opts.h"
@@ -56,7 +57,18 @@ struct daemon {
     struct control   *ctl;
     bool              curl_inited;
     char              tp_creds[1100]; /* --tp-login's user:password ("": none) */
+    pthread_t         ready_th;       /* FUSE: waits for the mount to answer, then READY=1 */
+    bool              ready_started;
 };
+
+static void notify_ready_version(struct daemon *d)
+{
+    char line[PATH_MAX + 64];
+    uint64_t v = view_current(d->view);
+    if (v) snprintf(line, sizeof line, "serving version %llu at %s", (unsigned long long)v, d->mnt);
+    else snprintf(line, sizeof line, "serving an empty store at %s", d->mnt);
+    notify_ready(line);
+}
 
 /* ---- the hooks control/ calls ------------------------------------------------------ */
 
@@ -232,22 +244,26 @@ static int start_log(const struct smfs_opts *o)
     return 0;
 }
 
-/* The assembly, the store (after any initial import) and the view over it. */
+/* The assembly, the store (after any initial import) and the view over it. 0 or an
+ * exit status. */
 static int open_store(struct daemon *d)
 {
     struct smfs_err e = {0};
-    if (!(d->cfg = load_cfg(d->o->config))) return -1;
-    if (initial_import(d->cfg)) return -1;
+    if (!(d->cfg = load_cfg(d->o->config))) return SMFS_EXIT_CONFIG;
+    if (initial_import(d->cfg)) return SMFS_EXIT_STORE;
     struct store_recovery rep;
-    if (import_store_open(d->cfg, true, &d->store, &rep, &e) || view_new(d->store, d->cfg->ordinal_tier != NULL, &d->view, &e)) {
+    int rc = import_store_open(d->cfg, true, &d->store, &rep, &e);
+    if (!rc) rc = view_new(d->store, d->cfg->ordinal_tier != NULL, &d->view, &e);
+    if (rc) {
         log_err("%s", e.msg);
-        return -1;
+        return rc == -EBUSY ? SMFS_EXIT_STORE_BUSY : SMFS_EXIT_STORE;
     }
     if (rep.note[0]) log_warn("store recovery: %s", rep.note);
     return 0;
 }
 
-/* Absolute paths for the mount point and the sockets (a daemon works from "/"). */
+/* Absolute paths for the mount point and the sockets (a daemon works from "/"). 0 or
+ * an exit status. */
 static int resolve_paths(struct daemon *d)
 {
     struct smfs_err e = {0};
@@ -267,7 +283,7 @@ static int resolve_paths(struct daemon *d)
     if (!realpath(o->mountpoint, d->mnt)) {
         if (errno != ENOTCONN) {
             log_err("mount point '%s': %s", o->mountpoint, strerror(errno));
-            return -1;
+            return SMFS_EXIT_MOUNTPOINT;
         }
         snprintf(d->mnt, sizeof d->mnt, "%s", o->mountpoint);   /* a dead mount: mount_new clears it */
     }
@@ -287,8 +303,11 @@ static int start_readers(struct daemon *d)
     }
     if (vanilla) {
         d->vanilla_dir = d->mnt;
-        if (vanilla_check(d->mnt, d->store, &e) ||
-            (view_current(d->view) && vanilla_publish(d->mnt, d->view, d->store, &e))) {
+        if (vanilla_check(d->mnt, d->store, &e)) {
+            log_err("%s", e.msg);
+            return SMFS_EXIT_MOUNTPOINT;
+        }
+        if (view_current(d->view) && vanilla_publish(d->mnt, d->view, d->store, &e)) {
             log_err("%s", e.msg);
             return -1;
         }
@@ -310,7 +329,8 @@ static int start_readers(struct daemon *d)
     };
     if (mount_new(d->view, d->store, &mo, &d->mount, &e)) {
         log_err("%s", e.msg);
-        return -1;
+        return e.code == -EBUSY || e.code == -ENOTDIR || e.code == -ENOENT || e.code == -ENOTEMPTY
+                   ? SMFS_EXIT_MOUNTPOINT : SMFS_EXIT_FAIL;
     }
     log_info("version %llu mounted at %s", (unsigned long long)view_current(d->view), d->mnt);
     return 0;
@@ -357,14 +377,14 @@ static int start_control(struct daemon *d)
         .stream_dir = o->stream_dir, .tp_log_dir = o->tp_log_dir, .stream_budget = o->stream_budget,
         .stream_checkpoint_ms = o->stream_checkpoint_ms,
     };
-    if (read_tp_login(d)) return -1;
+    if (read_tp_login(d)) return SMFS_EXIT_CONFIG;
     co.tp_creds = d->tp_creds[0] ? d->tp_creds : NULL;
     /* libcurl's global set-up is not thread-safe: here, before the control thread. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     d->curl_inited = true;
     if (control_start(&co, &d->ctl, &e)) {
         log_err("%s", e.msg);
-        return -1;
+        return e.code == -EADDRINUSE ? SMFS_EXIT_ADDRINUSE : SMFS_EXIT_FAIL;
     }
     view_on_unpinned(d->view, on_unpinned, d->ctl);
     return 0;
@@ -468,6 +488,37 @@ static void detach_ready(const struct smfs_opts *o, int ready_fd)
     if (chdir("/") < 0) log_warn("chdir /: %s", strerror(errno));
 }
 
+/* READY=1 for the service manager once a reader would find the database: through FUSE
+ * that is once the session answers (a stat of the mount's root goes through it, so it
+ * returns only when mount_run serves), for the symlink tree at once. */
+static void *ready_main(void *arg)
+{
+    struct daemon *d = arg;
+    char p[PATH_MAX + 16];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", d->mnt, view_current(d->view) ? "par.txt" : ".");
+    if (stat(p, &st) < 0) log_warn("readiness: %s: %s", p, strerror(errno));
+    notify_ready_version(d);
+    return NULL;
+}
+
+static void start_ready(struct daemon *d)
+{
+    if (d->vanilla_dir) {
+        notify_ready_version(d);
+        return;
+    }
+    /* Stop signals stay blocked in it, as in every thread but main's. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    d->ready_started = pthread_create(&d->ready_th, NULL, ready_main, d) == 0;
+    if (!d->ready_started) notify_ready_version(d);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static int serve(struct daemon *d)
 {
     struct smfs_err e = {0};
@@ -483,7 +534,10 @@ static int serve(struct daemon *d)
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &hup, NULL);
-    if (open_store(d) || resolve_paths(d) || start_readers(d)) return 1;
+    int st = open_store(d);
+    if (!st) st = resolve_paths(d);
+    if (!st) st = start_readers(d);
+    if (st) return st < 0 ? SMFS_EXIT_FAIL : st;
     if (!view_current(d->view))
         log_warn("the store at %s is empty: nothing is served until a database is imported "
                  "(smctl import) or partitions are ingested (smctl ingest)", store_home(d->store));
@@ -495,9 +549,11 @@ static int serve(struct daemon *d)
         sigaddset(&set, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
     }
-    if (start_control(d)) return 1;
+    if ((st = start_control(d))) return st < 0 ? SMFS_EXIT_FAIL : st;
     if (ready_fd >= 0) detach_ready(o, ready_fd);
+    start_ready(d);
     int rc = d->vanilla_dir ? wait_for_stop(d) : mount_run(d->mount, &e);
+    notify_stopping();
     if (rc) {
         log_err("%s", e.msg);
         return 1;
@@ -513,6 +569,8 @@ static void daemon_release(struct daemon *d)
     control_stop(d->ctl);
     if (d->curl_inited) curl_global_cleanup();
     mount_free(d->mount);
+    /* Unmounted: a stat the session never answered has failed by now. */
+    if (d->ready_started) pthread_join(d->ready_th, NULL);
     view_free(d->view);
     if (d->store) store_close(d->store);
     cfg_free(d->cfg);

@@ -243,6 +243,11 @@ static void usage(void)
            "\n"
            "Access: the mount is readable by smfs's user only unless -o allow_other (for root,\n"
            "or with user_allow_other in /etc/fuse.conf); files are 0444, directories 0555.\n"
+           "\n"
+           "Exit status: 0 stopped as asked; 1 a failure the log names; 2 a bad option; 3 the\n"
+           "assembly (or a file an option names) is invalid; 4 another process holds the store;\n"
+           "5 the store cannot be served as it is; 6 the mount point; 7 a port or socket is\n"
+           "taken. Under systemd (Type=notify): READY=1 once served, STATUS=, STOPPING=1.\n"
            "\n");
     fuse_cmdline_help();
     fuse_lowlevel_help();

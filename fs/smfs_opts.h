@@ -20,7 +20,20 @@
 
 #include "core/version.h"
 
-enum smfs_action { SMFS_RUN, SMFS_DONE };   /* DONE: --help or --version printed */
+enum smfs_action { SMFS_RUN, SMFS_DONE };
+
+/* Exit statuses (smfs(8), EXIT STATUS): each a different thing for whoever started smfs
+ * to fix, with one line in the log (and on stderr while starting) saying what. */
+enum {
+    SMFS_EXIT_FAIL        = 1,   /* anything not below */
+    SMFS_EXIT_USAGE       = 2,   /* a bad option or argument */
+    SMFS_EXIT_CONFIG      = 3,   /* the assembly (or a file an option names) is invalid or missing */
+    SMFS_EXIT_STORE_BUSY  = 4,   /* another process holds the store */
+    SMFS_EXIT_STORE       = 5,   /* the store cannot be served as it is: damaged, an import or
+                                    rollback to finish, a live HDB without a store */
+    SMFS_EXIT_MOUNTPOINT  = 6,   /* the mount point: missing, not a directory, a live mount */
+    SMFS_EXIT_ADDRINUSE   = 7,   /* a port or socket smfs listens on is taken */
+};   /* DONE: --help or --version printed */
 
 struct fuse_args;
 
