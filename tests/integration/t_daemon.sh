@@ -35,7 +35,7 @@ mkdir -p "$M" "$T/m2"
 # --- the assembly's problems, each on its own line -----------------------------------
 printf 'tables:\n  trade:\n    columns:\n      - name: sym\n        typo: 1\n        type: foo\n' >"$T/typo.yaml"
 out=$("$SMFS" -f -c "$T/typo.yaml" "$M" 2>&1); rc=$?
-expect_eq "bad assembly exit" $rc 1
+expect_eq "bad assembly exit (3: the assembly)" $rc 3
 expect_in "each problem with its position" "$out" "typo.yaml:6:15: tables.trade.columns[0].type: 'foo' is not a q type name"
 expect_in "warnings too" "$out" "typo.yaml:5:9: warning: tables.trade.columns[0].typo: unknown key (ignored)"
 expect_in "the count last" "$out" "6 errors in the assembly configuration; nothing was started"
@@ -53,7 +53,7 @@ expect_eq "misspelt -o: one line" "$out" "smfs: unknown option(s): \`-o alow_oth
 # --- no store inside a live HDB; an empty store is served, loudly --------------------
 "$SMCTL" gen-hdb "$T/hdb/data" --days 3 --rows 200 >/dev/null || fail "gen-hdb"
 out=$("$SMFS" -c "$T/a.yaml" --admin "$A" $vanilla "$M" 2>&1); rc=$?
-expect_eq "store over an HDB: exit" $rc 1
+expect_eq "store over an HDB: exit (5: not servable as it is)" $rc 5
 expect_in "store over an HDB: why" "$out" "holds a kdb+ database (2024.01.0"
 expect_in "store over an HDB: what to do" "$out" "import it first with 'smctl import'"
 [ -e "$T/hdb/data/STORE" ] && fail "a store was created inside the HDB"
@@ -72,7 +72,7 @@ expect_in "daemon start says it serves" "$out" "admin socket $A"
 "$SMCTL" status --admin "$A" >/dev/null || fail "the daemon is not serving after a 0 exit"
 port=$("$SMCTL" status --admin "$A" --json | jq .api.q_port)
 out=$("$SMFS" -c "$T/e.yaml" --admin "$T/b.sock" --port "127.0.0.1:$port" $vanilla "$T/m2" 2>&1); rc=$?
-expect_eq "port taken: exit" $rc 1
+expect_eq "port taken: exit (7: address in use)" $rc 7
 expect_in "port taken: why" "$out" "127.0.0.1:$port: Address already in use"
 "$SMCTL" status --admin "$T/b.sock" >/dev/null 2>&1 && fail "a daemon kept running without its port"
 grep -q " $T/m2 fuse" /proc/mounts && fail "the failed daemon left its mount"
