@@ -113,9 +113,21 @@ static int cmp_row(const void *a, const void *b)
 }
 
 /* Write one table of one partition. */
-static int gen_table(const char *pdir, const char *table, int32_t date, const struct gen_opts *o,
+/* A table of the generated HDB: trade, quote, or a wide one (sym, time, then columns
+ * x2.. alternately float and long) for benchmarks that need a shape of many files. */
+struct gtable {
+    char name[32];
+    int  ncols;          /* 0: trade or quote */
+};
+
+static int gen_wide(const char *tdir, const struct gtable *t, int32_t date, const int64_t *keys,
+                    const struct gen_opts *o, struct rng *r, struct dom *d, struct gen_stats *st,
+                    struct smfs_err *err);
+
+static int gen_table(const char *pdir, const struct gtable *gt, int32_t date, const struct gen_opts *o,
                      struct rng *r, struct dom *d, struct gen_stats *st, struct smfs_err *err)
 {
+    const char *table = gt->name;
     bool trade = strcmp(table, "trade") == 0;
     int64_t n = o->rows;
     int active = NUNIV < 8 ? NUNIV : 8 + (int)rnd_below(r, (uint64_t)NUNIV - 7);  /* symbols trading today */
@@ -126,6 +138,15 @@ static int gen_table(const char *pdir, const char *table, int32_t date, const st
         keys[2 * i + 1] = OPEN_NS + (int64_t)rnd_below(r, (uint64_t)SESSION_NS);
     }
     qsort(keys, (size_t)n, 2 * sizeof(int64_t), cmp_row);
+    if (gt->ncols) {
+        char tdir[PATH_MAX];
+        int wrc;
+        if (snprintf(tdir, sizeof tdir, "%s/%s", pdir, table) >= (int)sizeof tdir)
+            wrc = err_set(err, -ENAMETOOLONG, "path '%s/%s' is too long", pdir, table);
+        else wrc = gen_wide(tdir, gt, date, keys, o, r, d, st, err);
+        free(keys);
+        return wrc;
+    }
 
     const char *names[8];
     int nc = 0;
@@ -206,6 +227,58 @@ out:
     return rc;
 }
 
+static int gen_wide(const char *tdir, const struct gtable *t, int32_t date, const int64_t *keys,
+                    const struct gen_opts *o, struct rng *r, struct dom *d, struct gen_stats *st,
+                    struct smfs_err *err)
+{
+    int64_t n = o->rows;
+    int nc = t->ncols, rc = 0;
+    char (*nm)[16] = calloc((size_t)nc, sizeof *nm);
+    const char **names = calloc((size_t)nc, sizeof *names);
+    struct k **cols = calloc((size_t)nc, sizeof *cols);
+    if (!nm || !names || !cols) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int c = 0; c < nc; c++) {
+        if (c == 0) snprintf(nm[c], sizeof nm[c], "sym"), cols[c] = k_enum("sym", n);
+        else if (c == 1) snprintf(nm[c], sizeof nm[c], "time"), cols[c] = k_vec(KT_TIMESTAMP, n);
+        else snprintf(nm[c], sizeof nm[c], "x%d", c), cols[c] = k_vec(c % 2 ? KT_LONG : KT_FLOAT, n);
+        names[c] = nm[c];
+        if (!cols[c]) {
+            rc = err_set(err, -ENOMEM, "out of memory for %" PRId64 " rows", n);
+            goto out;
+        }
+    }
+    cols[0]->attr = KA_PARTED;
+    for (int64_t i = 0; i < n; i++) {
+        if ((rc = dom_add(d, (int)keys[2 * i], err)) < 0) goto out;
+        ((int64_t *)cols[0]->u.v)[i] = d->st[keys[2 * i]].index;
+        ((int64_t *)cols[1]->u.v)[i] = (int64_t)date * K_NS_PER_DAY + keys[2 * i + 1];
+        for (int c = 2; c < nc; c++) {
+            if (c % 2) ((int64_t *)cols[c]->u.v)[i] = (int64_t)rnd_below(r, 1000000);
+            else ((double *)cols[c]->u.v)[i] = rnd_unit(r) * 1000;
+        }
+    }
+    if ((rc = file_mkdirs(tdir, 0755, err)) < 0) goto out;
+    for (int c = 0; c < nc; c++)
+        if ((rc = save(tdir, names[c], cols[c], o, st, err)) < 0) goto out;
+    /* .d last: its presence says the table's columns are all there. */
+    struct k *dcols = k_symv(names, nc);
+    if (!dcols) {
+        rc = err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = save(tdir, ".d", dcols, o, st, err);
+    k_free(dcols);
+out:
+    for (int c = 0; cols && c < nc; c++) k_free(cols[c]);
+    free(cols);
+    free(names);
+    free(nm);
+    return rc;
+}
+
 static bool dir_has_partitions(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -229,17 +302,37 @@ int gen_hdb(const struct gen_opts *o, struct gen_stats *st, struct smfs_err *err
         int rc = kdb_zparams_check(&o->zip, err);
         if (rc < 0) return err_wrap(err, "gen-hdb");
     }
-    const char *tabs[2];
+    struct gtable tabs[GEN_MAX_TABLES];
     int nt = 0;
-    char list[64];
-    snprintf(list, sizeof list, "%s", o->tables ? o->tables : "trade,quote");
+    char list[1024];
+    if (snprintf(list, sizeof list, "%s", o->tables ? o->tables : "trade,quote") >= (int)sizeof list)
+        return err_set(err, -EINVAL, "gen-hdb: --tables is too long");
     for (char *save_p = NULL, *t = strtok_r(list, ",", &save_p); t; t = strtok_r(NULL, ",", &save_p)) {
-        const char *known = strcmp(t, "trade") == 0 ? "trade" : strcmp(t, "quote") == 0 ? "quote" : NULL;
-        if (!known)
-            return err_set(err, -EINVAL, "gen-hdb: unknown table '%s' (known: trade, quote)", t);
+        struct gtable g = { .ncols = 0 };
+        char *colon = strchr(t, ':');
+        if (colon) {
+            char *end;
+            long nc = strtol(colon + 1, &end, 10);
+            *colon = 0;
+            if (*end || nc < 2 || nc > GEN_MAX_COLS)
+                return err_set(err, -EINVAL, "gen-hdb: table '%s': column count '%s' must be 2..%d", t, colon + 1,
+                               GEN_MAX_COLS);
+            g.ncols = (int)nc;
+        } else if (strcmp(t, "trade") && strcmp(t, "quote")) {
+            return err_set(err, -EINVAL, "gen-hdb: unknown table '%s' (known: trade, quote, or NAME:COLUMNS)", t);
+        }
+        bool ident = (t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z');
+        for (const char *c = t; *c; c++)
+            ident &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
+        if (!ident || strlen(t) >= sizeof g.name)
+            return err_set(err, -EINVAL, "gen-hdb: table name '%s' is not a q name of at most %zu characters", t,
+                           sizeof g.name - 1);
+        snprintf(g.name, sizeof g.name, "%s", t);
         bool dup = false;
-        for (int i = 0; i < nt; i++) dup |= strcmp(tabs[i], known) == 0;
-        if (!dup) tabs[nt++] = known;
+        for (int i = 0; i < nt; i++) dup |= strcmp(tabs[i].name, g.name) == 0;
+        if (dup) continue;
+        if (nt == GEN_MAX_TABLES) return err_set(err, -EINVAL, "gen-hdb: more than %d tables", GEN_MAX_TABLES);
+        tabs[nt++] = g;
     }
     if (nt == 0) return err_set(err, -EINVAL, "gen-hdb: --tables names no table");
     int rc = file_mkdirs(o->dir, 0755, err);
@@ -264,7 +357,7 @@ int gen_hdb(const struct gen_opts *o, struct gen_stats *st, struct smfs_err *err
             goto out;
         }
         for (int t = 0; t < nt; t++)
-            if ((rc = gen_table(pdir, tabs[t], date, o, &r, &d, st, err)) < 0) goto out;
+            if ((rc = gen_table(pdir, &tabs[t], date, o, &r, &d, st, err)) < 0) goto out;
         st->partitions++;
         date++;
         if (o->progress) o->progress(o->arg, st->partitions, o->days, st->bytes);

@@ -6,7 +6,8 @@
  *                                     (timestamp), floats, longs, char, and a string
  *                                     column (nested char: col + col#)
  * Tables: trade (sym time price size ex cond), quote (sym time bid ask bsize asize ex
- * mode). Every table in every partition; weekdays only from the start date.
+ * mode), and any NAME:N (sym time x2 .. x<N-1>, float and long: the many-files shapes
+ * of bench/read). Every table in every partition; weekdays only from the start date.
  * Rows are sorted by sym then time, ready for p#, but the attribute itself is not
  * written: its index structures are undocumented (see kdb.h).
  * Owns:    nothing beyond the call.
@@ -24,12 +25,15 @@
 
 #define GEN_MAX_DAYS 100000
 #define GEN_MAX_ROWS ((int64_t)1 << 31)
+#define GEN_MAX_TABLES 64
+#define GEN_MAX_COLS   256
 
 struct gen_opts {
     const char *dir;          /* created if missing; must not hold partitions already */
     int         days;         /* partitions, >= 1 */
     int64_t     rows;         /* rows per table per partition, >= 0 */
-    const char *tables;       /* comma list of trade,quote; NULL = both */
+    const char *tables;       /* comma list of trade, quote and NAME:COLUMNS (a wide table:
+                                 sym, time, then x2.. float and long); NULL = trade,quote */
     uint64_t    seed;
     int32_t     start;        /* first date (days since 2000.01.01); a weekend moves on */
     struct kdb_zparams zip;   /* alg 0: uncompressed */

@@ -25,7 +25,9 @@ static struct k *load(const char *path)
 }
 
 /* Check one HDB the way \l would see it; returns the total row count. */
-static int64_t check_hdb(const char *dir, int days, int64_t rows)
+static const char *const trade_quote[] = { "trade", "quote", NULL };
+
+static int64_t check_hdb_tables(const char *dir, int days, int64_t rows, const char *const *tabs)
 {
     char p[4096], q[4096], r[4096];
     struct k *dom = load(join(p, sizeof p, dir, "sym"));
@@ -39,8 +41,8 @@ static int64_t check_hdb(const char *dir, int days, int64_t rows)
         if (!k_parse_date(e->d_name, &day)) continue;
         parts++;
         join(p, sizeof p, dir, e->d_name);
-        for (int t = 0; t < 2; t++) {
-            join(q, sizeof q, p, t ? "quote" : "trade");
+        for (int t = 0; tabs[t]; t++) {
+            join(q, sizeof q, p, tabs[t]);
             struct k *cols = load(join(r, sizeof r, q, ".d"));
             assert_string_equal(k_symv_at(cols, 0), "sym");
             struct k *sym = NULL, *time = NULL;
@@ -76,6 +78,11 @@ static int64_t check_hdb(const char *dir, int days, int64_t rows)
     return total;
 }
 
+static int64_t check_hdb(const char *dir, int days, int64_t rows)
+{
+    return check_hdb_tables(dir, days, rows, trade_quote);
+}
+
 /* Default options writing DAYS x ROWS into <tmp>/NAME (DIR holds the path). */
 static void opts_in(struct gen_opts *o, char *dir, size_t n, const char *name, int days, int64_t rows)
 {
@@ -104,6 +111,33 @@ static void hdb_is_loadable_and_grouped(void **state)
     char p[600];
     snprintf(p, sizeof p, "%s/2024.01.05/trade/.d", dir);
     assert_int_equal(stat(p, &sb), 0);
+}
+
+/* NAME:N tables: the many-files shapes of bench/read. */
+static void wide_tables_have_the_shape_asked(void **state)
+{
+    (void)state;
+    char dir[512], p[700];
+    struct gen_opts o;
+    opts_in(&o, dir, sizeof dir, "wide", 3, 200);
+    o.tables = "t1:10,t2:10,t3:2";
+    struct gen_stats st;
+    struct smfs_err e = { 0 };
+    if (gen_hdb(&o, &st, &e) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(st.tables, 3);
+    assert_int_equal(st.files, 3 * (11 + 11 + 3) + 1);   /* columns and .d per table; sym */
+    static const char *const tabs[] = { "t1", "t2", "t3", NULL };
+    assert_int_equal(check_hdb_tables(dir, 3, 200, tabs), 3 * 3 * 200);
+    struct k *d = load(join(p, sizeof p, dir, "2024.01.04/t1/.d"));
+    assert_int_equal(d->n, 10);
+    assert_string_equal(k_symv_at(d, 2), "x2");
+    assert_string_equal(k_symv_at(d, 9), "x9");
+    k_free(d);
+    struct k *x = load(join(p, sizeof p, dir, "2024.01.04/t1/x2")), *y = load(join(p, sizeof p, dir, "2024.01.04/t1/x3"));
+    assert_int_equal(x->t, KT_FLOAT);
+    assert_int_equal(y->t, KT_LONG);
+    k_free(x);
+    k_free(y);
 }
 
 static int files_equal(const char *a, const char *b)
@@ -171,7 +205,15 @@ static void bad_options_and_existing_hdb_are_refused(void **state)
     o.tables = "trade,fx";
     snprintf(dir, sizeof dir, "%s/hdb2", test_tmpdir());
     assert_int_equal(gen_hdb(&o, &st, &e), -EINVAL);
-    assert_string_equal(e.msg, "gen-hdb: unknown table 'fx' (known: trade, quote)");
+    assert_string_equal(e.msg, "gen-hdb: unknown table 'fx' (known: trade, quote, or NAME:COLUMNS)");
+    o.tables = "w:1";
+    assert_int_equal(gen_hdb(&o, &st, &e), -EINVAL);
+    assert_string_equal(e.msg, "gen-hdb: table 'w': column count '1' must be 2..256");
+    o.tables = "w:3x";
+    assert_int_equal(gen_hdb(&o, &st, &e), -EINVAL);
+    o.tables = "9w:3";
+    assert_int_equal(gen_hdb(&o, &st, &e), -EINVAL);
+    assert_non_null(strstr(e.msg, "is not a q name"));
     o.tables = NULL;
     o.days = 0;
     assert_int_equal(gen_hdb(&o, &st, &e), -EINVAL);
@@ -183,6 +225,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hdb_is_loadable_and_grouped),
         cmocka_unit_test(same_seed_same_bytes_and_compression_keeps_values),
+        cmocka_unit_test(wide_tables_have_the_shape_asked),
         cmocka_unit_test(bad_options_and_existing_hdb_are_refused),
     };
     return cmocka_run_group_tests_name("gen", tests, NULL, NULL);
