@@ -43,6 +43,7 @@ struct control_view_stats {
     unsigned readahead_kb;
     uint64_t lookups, getattrs, readdirs, opens, pt_opens, reads, read_bytes, releases, erofs;
     uint64_t fds_open, fds_max;       /* the cached path's descriptors */
+    uint64_t backings, backings_kept; /* passthrough registrations: in all, kept idle */
 };
 
 /* How the control thread reaches whatever shows versions to readers (the FUSE view,

@@ -551,6 +551,9 @@ json_t *api_status_json(struct control *c)
             "erofs", (json_int_t)ms.erofs));
         json_object_set_new(json_object_get(r, "fuse"), "fds_open", json_integer((json_int_t)ms.fds_open));
         json_object_set_new(json_object_get(r, "fuse"), "fds_max", json_integer((json_int_t)ms.fds_max));
+        json_object_set_new(json_object_get(r, "fuse"), "backings", json_integer((json_int_t)ms.backings));
+        json_object_set_new(json_object_get(r, "fuse"), "backings_kept",
+                            json_integer((json_int_t)ms.backings_kept));
     }
     return r;
 }

@@ -227,6 +227,10 @@ char *metrics_text(struct control *c, size_t *len)
         G("fuse_passthrough", "1 when kernel passthrough is in use", " %d", ms.passthrough ? 1 : 0);
         G("fuse_cached_fds", "descriptors the cached path holds open (bounded)", " %llu",
           (unsigned long long)ms.fds_open);
+        G("fuse_passthrough_backings", "passthrough backing files registered with the kernel (kernel "
+          "references, not descriptors)", " %llu", (unsigned long long)ms.backings);
+        G("fuse_passthrough_backings_kept", "of those, kept after their file's last close for the next open",
+          " %llu", (unsigned long long)ms.backings_kept);
     }
     if (!rc) rc = histogram(&b, "commit_duration_seconds", "commits by the daemon: from the start of the work "
                             "to the durable commit", &c->commit_hist);

@@ -27,6 +27,15 @@
 #define TIMEOUT_S      86400.0
 #define MAX_BACKGROUND 64
 #define READAHEAD_MIN  1024          /* KiB */
+/* Passthrough registrations kept after their file's last close, for the next open
+ * (fs/view.h). Each is a kernel reference to a backing file (a struct file, and the
+ * backing inode kept in memory), not one of our descriptors, and lives only as long as
+ * the kernel keeps the FUSE inode: under memory pressure the kernel's shrinker evicts
+ * the inode, FORGET arrives, and the registration goes with it. The bound is for a
+ * machine with memory to spare, where nothing is ever forgotten: it is above the files
+ * of the shapes we measure (137,501 in bench/read), since a query that cycles through
+ * more files than the bound would find none kept (least recently closed goes first). */
+#define PT_KEEP        (1u << 20)
 
 struct mount {
     struct view        *v;
@@ -298,14 +307,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     } else {
         int id;
         if (m->pt_on) {
-            int rc = view_pt_acquire(m->v, ino, &of->f, pt_open_cb, m, &id);
+            int rc = view_pt_acquire(m->v, ino, &of->f, &id);
             if (rc == 0) {
                 of->pt = true;
                 fi->fh = (uint64_t)(uintptr_t)of;
                 atomic_fetch_add(&m->pt_opens, 1);
                 pt_mark_open(id);
                 if (fuse_reply_open(req, fi)) {
-                    view_pt_release(m->v, ino, pt_close_cb, m);
+                    view_pt_release(m->v, ino);
                     view_close(m->v, &of->f);
                     free(of);
                 }
@@ -371,7 +380,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct mount *m = M(req);
     struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
     atomic_fetch_add(&m->releases, 1);
-    if (of->pt) view_pt_release(m->v, ino, pt_close_cb, m);
+    if (of->pt) view_pt_release(m->v, ino);
     view_close(m->v, &of->f);
     free(of);
     fuse_reply_err(req, 0);
@@ -635,6 +644,7 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
         log_warn("could not install the passthrough hook: using the cached path");
         m->pt_on = false;
     }
+    if (m->pt_on) view_pt_setup(v, pt_open_cb, pt_close_cb, m, PT_KEEP);
     if (fuse_set_signal_handlers(m->se)) {
         mount_free(m);
         return err_set(err, -EIO, "could not install signal handlers");
@@ -680,6 +690,7 @@ void mount_free(struct mount *m)
 void mount_forget_fds(struct mount *m)
 {
     fdcache_drop(m->fds);
+    view_pt_drop_retired(m->v);
 }
 
 void mount_stop(struct mount *m)

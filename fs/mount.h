@@ -62,8 +62,9 @@ void mount_publish(struct mount *m, const struct view_change *c);
 
 void mount_stats(struct mount *m, struct mount_stats *st);
 
-/* Close the cached path's idle descriptors (after a vacuum, so unlinked objects give
- * their space back). Any thread. */
+/* Close the cached path's idle descriptors and give back the passthrough registrations
+ * kept for files of retired versions (after a vacuum, so unlinked objects give their
+ * space back). Any thread. */
 void mount_forget_fds(struct mount *m);
 
 #endif

@@ -127,6 +127,8 @@ static void hook_stats(void *arg, struct control_view_stats *st)
     st->erofs = ms.erofs;
     st->fds_open = ms.fds_open;
     st->fds_max = ms.fds_max;
+    st->backings = vs.pt_registered;
+    st->backings_kept = vs.pt_kept;
 }
 
 /* Loop thread (smctl stop): end the FUSE session, or wake the symlink mode's wait. */

@@ -64,8 +64,10 @@ struct vnode {
     uint8_t      kind, tier, flags; /* [I] */
     uint64_t     id, size;          /* [I] dir: tree id, entries; file: object id, bytes */
     int64_t      mtime_ns;          /* [I] */
-    int          backing_id;        /* [M] passthrough id while nopen > 0 */
+    int          backing_id;        /* [M] passthrough id: while open, or kept idle */
     uint32_t     nopen;             /* [M] */
+    bool         pt_stale;          /* [M] the id is for a place the object left */
+    struct vnode *idle_prev, *idle_next;   /* [M] on the kept list: registered, not open */
 };
 
 struct view {
@@ -80,6 +82,14 @@ struct view {
     bool            idb;            /* [F] the assembly has an ordinal mount */
     void          (*unpinned)(void *arg, uint64_t version);   /* [M] */
     void           *unpinned_arg;   /* [M] */
+    /* Passthrough registrations (view_pt_setup), and the kept ones, least recently
+     * closed first: each is a kernel reference to a backing file, not a descriptor. */
+    int           (*pt_open)(void *arg, const struct store_entry *obj);   /* [F] */
+    void          (*pt_close)(void *arg, int id);                         /* [F] */
+    void           *pt_arg;         /* [F] */
+    size_t          pt_keep;        /* [F] at most this many kept */
+    size_t          pt_kept, pt_live;   /* [M] kept (idle); registered in all */
+    struct vnode   *idle_head, *idle_tail;   /* [M] */
 };
 
 /* ---- versions ---------------------------------------------------------------- */
@@ -356,9 +366,41 @@ static struct vnode *node_get_locked(struct view *v, uint64_t ino)
     return u64map_get(&v->nodes, ino, &p) ? (struct vnode *)(uintptr_t)p : NULL;
 }
 
+/* ---- kept passthrough registrations ---------------------------------------------- */
+
+static void kept_unlink_locked(struct view *v, struct vnode *n)
+{
+    if (n->idle_prev) n->idle_prev->idle_next = n->idle_next;
+    else v->idle_head = n->idle_next;
+    if (n->idle_next) n->idle_next->idle_prev = n->idle_prev;
+    else v->idle_tail = n->idle_prev;
+    n->idle_prev = n->idle_next = NULL;
+    v->pt_kept--;
+}
+
+/* Give N's registration back to the kernel (N is not open). */
+static void pt_drop_locked(struct view *v, struct vnode *n)
+{
+    if (n->backing_id <= 0) return;
+    if (v->idle_head == n || n->idle_prev) kept_unlink_locked(v, n);
+    v->pt_close(v->pt_arg, n->backing_id);
+    n->backing_id = 0;
+    n->pt_stale = false;
+    v->pt_live--;
+}
+
+/* A version nobody holds (not current, no file open, no call in flight) may be
+ * vacuumed at any moment: a registration kept for one of its files would hold the
+ * deleted object's blocks for as long as the kernel caches the inode. */
+static bool ver_retired_locked(const struct view *v, const struct vver *w)
+{
+    return w != v->cur && w->pins == 0;
+}
+
 static void node_drop_locked(struct view *v, struct vnode *n)
 {
     if (n == &v->root || n->nlookup || n->nopen) return;
+    pt_drop_locked(v, n);
     u64map_del(&v->nodes, n->ino);
     ver_unref_locked(v, n->ver);
     free(n);
@@ -406,6 +448,12 @@ static int node_entry_locked(struct view *v, struct vver *w, const struct store_
             w->refs++;
             ver_unref_locked(v, n->ver);
             n->ver = w;
+            if (n->tier != e->tier && n->backing_id > 0) {
+                /* The registration is for the old tier's file: the next open must
+                 * register the new one (now if idle, else after the last close). */
+                if (n->nopen) n->pt_stale = true;
+                else pt_drop_locked(v, n);
+            }
             n->tier = e->tier;
             n->flags = e->flags;
         }
@@ -836,21 +884,34 @@ int view_open(struct view *v, uint64_t ino, struct view_file *out, struct smfs_e
     return rc;
 }
 
-int view_pt_acquire(struct view *v, uint64_t ino, const struct view_file *f,
-                    int (*open)(void *arg, const struct store_entry *obj), void *arg,
-                    int *backing_id)
+void view_pt_setup(struct view *v, int (*open)(void *arg, const struct store_entry *obj),
+                   void (*close)(void *arg, int id), void *arg, size_t keep)
 {
-    if (f->memory) return -EINVAL;
+    pthread_mutex_lock(&v->mu);
+    v->pt_open = open;
+    v->pt_close = close;
+    v->pt_arg = arg;
+    v->pt_keep = keep;
+    pthread_mutex_unlock(&v->mu);
+}
+
+int view_pt_acquire(struct view *v, uint64_t ino, const struct view_file *f, int *backing_id)
+{
+    if (f->memory || !v->pt_open) return -EINVAL;
     int rc = 0;
     pthread_mutex_lock(&v->mu);
     struct vnode *n = node_get_locked(v, ino);
     if (!n) {
         rc = -ESTALE;
-    } else if (!n->nopen) {
+    } else if (n->backing_id > 0) {
+        /* Open already, or kept since its last close: the warm open costs no store
+         * lookup and no ioctl, only this round trip. */
+        if (!n->nopen) kept_unlink_locked(v, n);
+    } else {
         /* Under the mutex: a second open of this inode must wait for the id, since
          * the kernel wants one backing file per inode (fuse-perf.md §4). */
-        rc = open(arg, &f->obj);
-        if (rc > 0) n->backing_id = rc, rc = 0;
+        rc = v->pt_open(v->pt_arg, &f->obj);
+        if (rc > 0) n->backing_id = rc, rc = 0, v->pt_live++;
         else if (rc == 0) rc = -EIO;
     }
     if (!rc) {
@@ -861,16 +922,39 @@ int view_pt_acquire(struct view *v, uint64_t ino, const struct view_file *f,
     return rc;
 }
 
-void view_pt_release(struct view *v, uint64_t ino, void (*close)(void *arg, int id), void *arg)
+void view_pt_release(struct view *v, uint64_t ino)
 {
     pthread_mutex_lock(&v->mu);
     struct vnode *n = node_get_locked(v, ino);
     if (n && n->nopen && !--n->nopen) {
-        close(arg, n->backing_id);
-        n->backing_id = 0;
-        node_drop_locked(v, n);
+        /* Kept while the kernel keeps the inode (until FORGET drops the node), for
+         * the next open; not when the object moved, nobody may look it up again, or
+         * its version may be vacuumed. The oldest kept goes beyond the bound. */
+        if (n->pt_stale || !n->nlookup || !v->pt_keep || ver_retired_locked(v, n->ver)) {
+            pt_drop_locked(v, n);
+            node_drop_locked(v, n);
+        } else {
+            n->idle_prev = v->idle_tail;
+            if (v->idle_tail) v->idle_tail->idle_next = n;
+            else v->idle_head = n;
+            v->idle_tail = n;
+            v->pt_kept++;
+            while (v->pt_kept > v->pt_keep) pt_drop_locked(v, v->idle_head);
+        }
     }
     pthread_mutex_unlock(&v->mu);
+}
+
+size_t view_pt_drop_retired(struct view *v)
+{
+    size_t dropped = 0;
+    pthread_mutex_lock(&v->mu);
+    for (struct vnode *n = v->idle_head, *next; n; n = next) {
+        next = n->idle_next;
+        if (ver_retired_locked(v, n->ver)) pt_drop_locked(v, n), dropped++;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return dropped;
 }
 
 void view_close(struct view *v, struct view_file *f)
@@ -890,6 +974,8 @@ void view_stats(struct view *v, struct view_stats *st)
     st->pinned = 0;
     for (struct vver *w = v->vers; w; w = w->next) st->pinned += w->pins > 0;
     st->current = v->cur ? v->cur->version : 0;
+    st->pt_registered = v->pt_live;
+    st->pt_kept = v->pt_kept;
     pthread_mutex_unlock(&v->mu);
 }
 

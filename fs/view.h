@@ -27,7 +27,8 @@
  * Never:   knows libfuse; writes to the store; blocks on anything but its mutex and
  *          the store's read path.
  * Threads: every call from any thread; one mutex guards the table, never held across
- *          store reads except in the view_pt_* callbacks (one open + ioctl).
+ *          store reads except in the view_pt_* callbacks (one open + ioctl, or
+ *          one ioctl to give an id back).
  * Sequence: view_new → (view_lookup / view_readdir / view_getattr / view_forget …)*
  *          with view_publish after each commit → view_free once unmounted.
  * Errors:  0 or -errno with *err filled; -ENOENT for names that do not exist. */
@@ -76,6 +77,7 @@ struct view_stats {
     uint64_t inodes, versions;   /* in the table now; versions in memory */
     uint64_t pinned;             /* versions vacuum must keep: current, or files open */
     uint64_t current;
+    uint64_t pt_registered, pt_kept;   /* passthrough backing ids: in all, kept idle */
 };
 
 /* IDB: serve idb$ and v<N>$/idb (the assembly has an ordinal mount). */
@@ -111,15 +113,22 @@ int view_open(struct view *v, uint64_t ino, struct view_file *out, struct smfs_e
         __attribute__((warn_unused_result));
 void view_close(struct view *v, struct view_file *f);
 
-/* Kernel passthrough bookkeeping: one backing id per inode while it has opens.
- * view_pt_acquire (after view_open gave F) calls OPEN(arg, object) for the first open and keeps the id it
- * returns (> 0; a negative errno fails the open); view_pt_release calls CLOSE(arg, id)
- * when the last open goes. */
-int view_pt_acquire(struct view *v, uint64_t ino, const struct view_file *f,
-                    int (*open)(void *arg, const struct store_entry *obj), void *arg,
-                    int *backing_id);
-void view_pt_release(struct view *v, uint64_t ino, void (*close)(void *arg, int id),
-                     void *arg);
+/* Kernel passthrough bookkeeping: one backing id per inode, registered by OPEN(arg,
+ * object) (> 0, or a negative errno that fails the open) at the first open, and kept
+ * after the last close while the kernel keeps the inode, so that a warm open costs one
+ * round trip and no store lookup or ioctl. CLOSE(arg, id) gives an id back: at FORGET,
+ * beyond KEEP kept (least recently closed first), when the object moved tier, and for
+ * files of retired versions (view_pt_drop_retired). A kept id is a kernel reference to
+ * the backing file, never a descriptor of ours. Call view_pt_setup once, before the
+ * first open; KEEP 0 gives every id back at its last close. */
+void view_pt_setup(struct view *v, int (*open)(void *arg, const struct store_entry *obj),
+                   void (*close)(void *arg, int id), void *arg, size_t keep);
+/* After view_open gave F: the inode's backing id in *BACKING_ID. */
+int view_pt_acquire(struct view *v, uint64_t ino, const struct view_file *f, int *backing_id);
+void view_pt_release(struct view *v, uint64_t ino);
+/* Give back the kept ids of files whose version is retired (not current, nothing
+ * open): after a vacuum, so that deleted objects free their blocks. Returns how many. */
+size_t view_pt_drop_retired(struct view *v);
 
 void view_stats(struct view *v, struct view_stats *st);
 

@@ -3,7 +3,9 @@
  * nothing else; segments live under v<N>$; an unchanged file keeps its inode across
  * versions while directories get new ones; a new version changes exactly the names
  * it should; an open file pins its version against vacuum and an unpinned old
- * version answers ESTALE. Also u64map deletion, which the inode table relies on. */
+ * version answers ESTALE; passthrough registrations are kept after the last close
+ * and given back at FORGET, beyond the bound and for retired versions, each once.
+ * Also u64map deletion, which the inode table relies on. */
 #include "testutil.h"
 
 #include <sys/stat.h>
@@ -181,11 +183,172 @@ static void test_view_tree(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Passthrough registrations, as the kernel would see them: ids handed out and given
+ * back, each exactly once. */
+struct fake_pt {
+    int  next, live, opens, closes;
+    bool open_id[64];
+};
+
+static int fake_open(void *arg, const struct store_entry *obj)
+{
+    (void)obj;
+    struct fake_pt *k = arg;
+    int id = ++k->next;
+    assert_true(id < 64);
+    k->open_id[id] = true;
+    k->live++, k->opens++;
+    return id;
+}
+
+static void fake_close(void *arg, int id)
+{
+    struct fake_pt *k = arg;
+    assert_true(id > 0 && id < 64 && k->open_id[id]);   /* never twice, never unknown */
+    k->open_id[id] = false;
+    k->live--, k->closes++;
+}
+
+/* Open and close PATH's inode INO once: the backing id it got. */
+static int open_close(struct view *v, uint64_t ino)
+{
+    struct view_file f;
+    struct smfs_err e;
+    int id = 0;
+    assert_int_equal(view_open(v, ino, &f, &e), 0);
+    assert_int_equal(view_pt_acquire(v, ino, &f, &id), 0);
+    view_pt_release(v, ino);
+    view_close(v, &f);
+    return id;
+}
+
+static void test_view_backings_kept(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/smfs-test-view.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(home, sizeof home, "%s/store", tmpl);
+    struct store_tier t[1] = {{.name = "hdb"}};
+    struct smfs_err e;
+    assert_int_equal(store_create(home, t, 1, &e), 0);
+    struct store *s;
+    struct store_opts o = {.no_sync = true};
+    assert_int_equal(store_open(home, &o, &s, NULL, &e), 0);
+    struct store_tx *tx;
+    assert_int_equal(store_tx_begin(s, &tx, &e), 0);
+    put(tx, "par.txt", "hdb\n");
+    put(tx, "sym", "sym v1");
+    put(tx, "hdb/2024.01.02/t/a", "a1");
+    put(tx, "hdb/2024.01.02/t/b", "b1");
+    put(tx, "hdb/2024.01.02/t/c", "c1");
+    put(tx, "hdb/2024.01.02/t/d", "d1");
+    assert_int_equal(commit(tx), 1);
+
+    struct view *v;
+    struct fake_pt k = {0};
+    struct view_stats st;
+    assert_int_equal(view_new(s, false, &v, &e), 0);
+    view_pt_setup(v, fake_open, fake_close, &k, 2);
+    struct view_attr a, b, c, d;
+    assert_int_equal(walk(v, "v1$/hdb/2024.01.02/t/a", &a), 0);
+    assert_int_equal(walk(v, "v1$/hdb/2024.01.02/t/b", &b), 0);
+    assert_int_equal(walk(v, "v1$/hdb/2024.01.02/t/c", &c), 0);
+    assert_int_equal(walk(v, "v1$/hdb/2024.01.02/t/d", &d), 0);
+
+    /* A warm open reuses the id kept at the last close: one registration. */
+    int ida = open_close(v, a.ino);
+    assert_int_equal(open_close(v, a.ino), ida);
+    assert_int_equal(k.opens, 1);
+    assert_int_equal(k.closes, 0);
+    view_stats(v, &st);
+    assert_int_equal(st.pt_registered, 1);
+    assert_int_equal(st.pt_kept, 1);
+
+    /* Two opens at once share the id; it is kept only after the second close. */
+    struct view_file f1, f2;
+    int id1, id2;
+    assert_int_equal(view_open(v, b.ino, &f1, &e), 0);
+    assert_int_equal(view_pt_acquire(v, b.ino, &f1, &id1), 0);
+    assert_int_equal(view_open(v, b.ino, &f2, &e), 0);
+    assert_int_equal(view_pt_acquire(v, b.ino, &f2, &id2), 0);
+    assert_int_equal(id1, id2);
+    view_pt_release(v, b.ino);
+    view_close(v, &f1);
+    view_stats(v, &st);
+    assert_int_equal(st.pt_kept, 1);                   /* a only: b is still open */
+    view_pt_release(v, b.ino);
+    view_close(v, &f2);
+
+    /* Beyond the bound (2) the least recently closed goes: a. */
+    open_close(v, c.ino);
+    assert_int_equal(k.opens, 3);
+    assert_int_equal(k.closes, 1);
+    assert_false(k.open_id[ida]);
+    view_stats(v, &st);
+    assert_int_equal(st.pt_kept, 2);
+    assert_int_equal(st.pt_registered, 2);
+    assert_int_not_equal(open_close(v, a.ino), ida);   /* registered again; b goes */
+    assert_int_equal(k.closes, 2);
+
+    /* FORGET gives the id back with the inode. */
+    view_forget(v, c.ino, 5);   /* walk looked it up once; more is clamped */
+    assert_int_equal(k.closes, 3);
+    view_stats(v, &st);
+    assert_int_equal(st.pt_kept, 1);
+
+    /* A file the kernel forgot while open: given back at its close, not kept. */
+    assert_int_equal(view_open(v, d.ino, &f1, &e), 0);
+    assert_int_equal(view_pt_acquire(v, d.ino, &f1, &id1), 0);
+    view_forget(v, d.ino, 1);
+    assert_int_equal(k.live, 2);
+    view_pt_release(v, d.ino);
+    view_close(v, &f1);
+    assert_int_equal(k.live, 1);
+
+    /* A new version retires version 1; vacuum deletes its objects, and the id kept
+     * for a file of it (a, seen only through v1$) is given back. */
+    assert_int_equal(store_tx_begin(s, &tx, &e), 0);
+    put(tx, "par.txt", "hdb\n");
+    put(tx, "sym", "sym v2");
+    put(tx, "hdb/2024.01.03/t/a", "a2");
+    assert_int_equal(commit(tx), 2);
+    assert_int_equal(view_publish(v, 0, NULL, &e), 0);
+    struct store_vacuum_opts vo = {.keep = 1};
+    struct store_vacuum_report rep;
+    assert_int_equal(store_vacuum(s, &vo, &rep, &e), 0);
+    assert_int_equal(view_pt_drop_retired(v), 1);
+    assert_int_equal(k.live, 0);
+    view_stats(v, &st);
+    assert_int_equal(st.pt_kept, 0);
+    assert_int_equal(st.pt_registered, 0);
+
+    /* Files of the current version stay kept through a vacuum; KEEP 0 keeps none. */
+    struct view_attr a2;
+    assert_int_equal(walk(v, "v2$/hdb/2024.01.03/t/a", &a2), 0);
+    open_close(v, a2.ino);
+    assert_int_equal(view_pt_drop_retired(v), 0);
+    assert_int_equal(k.live, 1);
+    view_forget(v, a2.ino, 1);
+    assert_int_equal(k.live, 0);
+    view_pt_setup(v, fake_open, fake_close, &k, 0);
+    assert_int_equal(walk(v, "v2$/hdb/2024.01.03/t/a", &a2), 0);
+    open_close(v, a2.ino);
+    assert_int_equal(k.live, 0);
+    assert_int_equal(k.opens, k.closes);
+
+    view_free(v);
+    store_close(s);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_u64map_delete),
         cmocka_unit_test(test_view_tree),
+        cmocka_unit_test(test_view_backings_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
