@@ -309,7 +309,7 @@ static const struct work works[] = {
 /* What the daemon says about itself, and what /proc says about it. */
 struct dstate {
     double lookups, getattrs, readdirs, opens, reads, releases;
-    long   fds, rss_kb, hwm_kb;
+    long   fds, rss_kb, hwm_kb, backings;
 };
 
 static long proc_status_kb(pid_t pid, const char *key)
@@ -336,6 +336,7 @@ static struct dstate daemon_state(const char *adm, pid_t pid)
 #define GET(k) (double)json_integer_value(json_object_get(fu, k))
     d.lookups = GET("lookups"), d.getattrs = GET("getattrs"), d.readdirs = GET("readdirs");
     d.opens = GET("opens"), d.reads = GET("reads"), d.releases = GET("releases");
+    d.backings = (long)GET("backings");
 #undef GET
     json_decref(r);
     char p[64];
@@ -474,9 +475,11 @@ static void huge_walk(const char *dir, const char *smfs, long nfiles, int tables
     struct dstate d = daemon_state(adm, pid);
     printf("\n  \\l walk of %llu files (%ld partitions), descriptors limited to %llu:\n"
            "    native cold %.0f ops/s; smfs cold %.0f (%.2f), warm %.0f ops/s\n"
-           "    the daemon after: %ld descriptors, resident %.1f MiB (peak %.1f MiB), %.0f lookups\n",
+           "    the daemon after: %ld descriptors, resident %.1f MiB (peak %.1f MiB), %.0f lookups,\n"
+           "    %ld passthrough registrations kept (kernel references, not descriptors)\n",
            (unsigned long long)(sh.days * per + 1), (long)sh.days, (unsigned long long)rl.rlim_cur, native, cold,
-           cold / native, warm, d.fds, (double)d.rss_kb / 1024, (double)d.hwm_kb / 1024, d.lookups);
+           cold / native, warm, d.fds, (double)d.rss_kb / 1024, (double)d.hwm_kb / 1024, d.lookups,
+           d.backings);
     unmount_smfs(pid);
 }
 

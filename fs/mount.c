@@ -640,8 +640,11 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
         return err_set(err, -EIO, "could not mount on '%s' (is /dev/fuse there, and fusermount3 installed?)", real);
     }
     m->mounted = true;
-    if (m->pt_on && pt_install(m->se)) {
-        log_warn("could not install the passthrough hook: using the cached path");
+    /* The hook patches nothing unless asked (pt_mark_*), so the cached path may
+     * have it for its polling alone. */
+    pt_set_poll(o->poll_us);
+    if ((m->pt_on || o->poll_us) && pt_install(m->se)) {
+        log_warn("could not install the FUSE session hook: no passthrough, no polling");
         m->pt_on = false;
     }
     if (m->pt_on) view_pt_setup(v, pt_open_cb, pt_close_cb, m, PT_KEEP);

@@ -34,6 +34,7 @@ struct mount_opts {
     bool              single_thread;
     unsigned          max_threads;   /* 0: libfuse's default */
     unsigned          readahead_kb;  /* 0: the backing disk's, at least 1024 */
+    unsigned          poll_us;       /* poll for the next request before sleeping (0: never) */
     size_t            max_fds;       /* cached path's descriptors; 0: RLIMIT_NOFILE / 4 */
 };
 

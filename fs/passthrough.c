@@ -6,10 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 struct pt_backing_map {
@@ -71,9 +74,34 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 
 /* libfuse reads INIT with read() (splice starts only after it), and processes it on
  * the thread that read it: the init callback asks pt_kernel_offers on that thread. */
+static long poll_ns;             /* pt_set_poll */
+static atomic_bool polling;      /* one thread polls at a time */
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Before sleeping in read(), look for the next request for up to poll_ns. A burst
+ * of requests (every close's RELEASE follows its OPEN by microseconds; a query opens
+ * file after file) is then taken without waking a sleeping thread: on a virtual
+ * machine each cross-CPU wakeup costs tens of microseconds (bench/read, README), more
+ * than the request itself. One thread polls; the others sleep in read() as before. */
+static void poll_briefly(int fd)
+{
+    if (!poll_ns || atomic_exchange(&polling, true)) return;
+    int64_t until = mono_ns() + poll_ns;
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    while (poll(&pf, 1, 0) == 0 && mono_ns() < until) pf.revents = 0;
+    atomic_store(&polling, false);
+}
+
 static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 {
     (void)ud;
+    poll_briefly(fd);
     ssize_t n = read(fd, buf, len);
     if (n >= INIT_IN_FLAGS2 + 4) {
         const uint8_t *p = buf;
@@ -103,6 +131,11 @@ static const struct fuse_custom_io pt_io = {
     .splice_receive = pt_splice,
     .splice_send = pt_splice,
 };
+
+void pt_set_poll(unsigned us)
+{
+    poll_ns = (long)us * 1000;
+}
 
 int pt_install(struct fuse_session *se)
 {

@@ -3,6 +3,8 @@
  * FUSE_PASSTHROUGH, max_stack_depth) and an OPEN reply (FOPEN_PASSTHROUGH and the
  * backing id), and the backing ids come from our own ioctls on the session fd.
  * Facts and measurements: ../shared/reference/fuse-perf.md §4.
+ * The same hook on the read side polls briefly for the next request before a thread
+ * sleeps in read() (pt_set_poll): what a burst of opens costs is mostly wakeups.
  * Owns:    a thread-local "patch the next reply" flag per replying thread.
  * Never:   patches a reply it was not asked to (both flags are one-shot and the hook
  *          checks the reply's size); keeps a backing fd open (the kernel holds the
@@ -22,6 +24,9 @@
 struct fuse_session;
 
 int  pt_install(struct fuse_session *se);   /* after fuse_session_mount */
+/* Poll for the next request up to US microseconds before a reading thread sleeps
+ * (0: never); one thread at a time. Set before the request loop starts. */
+void pt_set_poll(unsigned us);
 void pt_mark_init(void);                    /* in the init callback */
 /* Whether the kernel's INIT request offered FUSE_PASSTHROUGH (in the init callback,
  * on its thread; false before INIT or on a kernel older than 6.9). */

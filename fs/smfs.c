@@ -328,6 +328,7 @@ static int start_readers(struct daemon *d)
         .single_thread = o->single_thread,
         .max_threads = o->max_threads,
         .readahead_kb = o->readahead_kb,
+        .poll_us = o->poll_us,
     };
     if (mount_new(d->view, d->store, &mo, &d->mount, &e)) {
         log_err("%s", e.msg);

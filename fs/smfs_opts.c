@@ -19,7 +19,7 @@
 
 /* What fuse_opt_parse fills: raw strings, checked afterwards. */
 struct cli {
-    char *config, *admin, *log_level, *readahead;
+    char *config, *admin, *log_level, *readahead, *poll_us;
     char *port, *q_socket, *users, *http, *keep, *log_file;
     char *socket_group, *q_socket_mode;
     char *tp_login, *tp_log_dir, *stream_dir, *stream_mem, *stream_ckpt;
@@ -46,6 +46,8 @@ static const struct fuse_opt cli_spec[] = {
     OPT("--syslog", syslog, 1),
     OPT("--readahead-kb %s", readahead, 0),
     OPT("readahead_kb=%s", readahead, 0),
+    OPT("--poll-us %s", poll_us, 0),
+    OPT("poll_us=%s", poll_us, 0),
     OPT("--port %s", port, 0),
     OPT("-p %s", port, 0),
     OPT("port=%s", port, 0),
@@ -106,6 +108,7 @@ static void cli_release(struct cli *c)
     free(c->admin);
     free(c->log_level);
     free(c->readahead);
+    free(c->poll_us);
     free(c->port);
     free(c->q_socket);
     free(c->users);
@@ -199,6 +202,10 @@ static void usage(void)
            "    --syslog               log to syslog even in the foreground\n"
            "    --readahead-kb=N; -o readahead_kb=N\n"
            "                           FUSE readahead (default: the store disk's, at least 1024)\n"
+           "    --poll-us=N; -o poll_us=N\n"
+           "                           before sleeping, look for the next FUSE request for up to N\n"
+           "                           microseconds (default 50; 0: never): a burst of opens then\n"
+           "                           pays no wakeups, for one busy thread at most that long\n"
            "\n"
            "Storage Manager API (reload signals for query processes):\n"
            "    -p, --port=[HOST:]PORT; -o port=[HOST:]PORT\n"
@@ -319,6 +326,11 @@ static int check(struct cli *c, const struct fuse_cmdline_opts *fo, struct smfs_
         if (num_parse_u64(c->readahead, 0, 1u << 20, "--readahead-kb", &v, &e)) return bad(e.msg);
         o->readahead_kb = (unsigned)v;
     }
+    if (c->poll_us) {
+        uint64_t v;
+        if (num_parse_u64(c->poll_us, 0, 10000, "--poll-us", &v, &e)) return bad(e.msg);
+        o->poll_us = (unsigned)v;
+    }
     o->level = fo->debug ? LOG_DEBUG_ : LOG_INFO_;
     if (c->log_level && log_level_parse(c->log_level, &o->level)) {
         char m[200];
@@ -397,7 +409,7 @@ static int check(struct cli *c, const struct fuse_cmdline_opts *fo, struct smfs_
 int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
 {
     *o = (struct smfs_opts){.q_port = -1, .http_port = -1, .keep_versions = 1, .level = LOG_INFO_,
-                            .q_socket_mode = 0660};
+                            .q_socket_mode = 0660, .poll_us = 50};
     struct cli c = {0};
     struct fuse_cmdline_opts fo = {0};
     int rc = 0;
@@ -412,6 +424,7 @@ int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
     unprefix(c.admin);
     unprefix(c.log_level);
     unprefix(c.readahead);
+    unprefix(c.poll_us);
     unprefix(c.port);
     unprefix(c.q_socket);
     unprefix(c.users);

@@ -53,6 +53,7 @@ struct smfs_opts {
     int      q_port, http_port; /* -1: not listening */
     unsigned keep_versions;     /* >= 1 */
     unsigned readahead_kb;      /* 0: the backing disk's */
+    unsigned poll_us;           /* FUSE request polling before a thread sleeps */
     enum log_level level;
     bool     vanilla, no_passthrough, syslog, no_auto_vacuum;
     bool     no_stream;

@@ -42,7 +42,7 @@ expect_in "the count last" "$out" "6 errors in the assembly configuration; nothi
 
 # --- -o options: listed, and a misspelt one is one line ------------------------------
 help=$("$SMFS" --help 2>&1)
-for o in config= vanilla no_passthrough admin= log_level= log_file= readahead_kb= port= q_socket= \
+for o in config= vanilla no_passthrough admin= log_level= log_file= readahead_kb= poll_us= port= q_socket= \
          q_socket_mode= socket_group= users= http= keep_versions= no_auto_vacuum; do
     expect_in "--help lists -o $o" "$help" "-o $o"
 done

@@ -73,9 +73,15 @@ expect_eq "files compared" "$out" "$(find "$T/orig" -type f | wc -l) files ident
 if [ "$(stat_of .fuse.passthrough_offered)" = true ] && has_cap_sys_admin; then
     expect_eq "passthrough in use where the kernel offers it" "$(stat_of .fuse.passthrough)" true
     r0=$(stat_of .fuse.reads)
+    b0=$(stat_of .fuse.backings)
     "$RC" --tree "$T/orig" "$M/v1\$/hdb" >/dev/null || fail "second read"
     expect_eq "READ requests for passthrough files" "$(stat_of .fuse.reads)" "$r0"
     [ "$(stat_of .fuse.passthrough_opens)" -gt 0 ] || fail "no passthrough opens"
+    # Registrations are kept after the last close: the second read registered none.
+    [ "$b0" -gt 0 ] || fail "no passthrough registration kept after the first read"
+    expect_eq "registrations after the second read" "$(stat_of .fuse.backings)" "$b0"
+    expect_eq "all of them idle" "$(stat_of .fuse.backings_kept)" "$b0"
+    kept_check=1
 else
     echo "SKIP: passthrough checks: the kernel ($(uname -r)) does not offer FUSE passthrough or smfs lacks CAP_SYS_ADMIN; the cached path is tested below"
 fi
@@ -114,6 +120,12 @@ expect_in "holder" "$(cat "$T/h1.out")" "held version still reads its bytes"
 expect_eq "rows after ingest" "$("$SMCTL" load --json "$M" | jq .tables.trade.rows)" \
     "$(( $(jq .tables.trade.rows "$T/want.json") - 3000 + 77 ))"
 expect_eq "vacuum once released" "$("$SMCTL" vacuum --admin "$A" --json | jq .versions_dropped)" 1
+# The kept registrations of version 1's files went with it (their objects' blocks
+# are free); files seen through v2$ since keep theirs.
+if [ -n "${kept_check:-}" ]; then
+    b1=$(stat_of .fuse.backings)
+    [ "$b1" -lt "$b0" ] || fail "registrations of vacuumed version 1 kept: $b1 of $b0"
+fi
 out=$(ls "$M/v1\$" 2>&1) && fail "v1\$ still resolves after vacuum"
 
 # SIGKILL: the mount is left dead; fusermount3 -u clears it; a new start recovers.
