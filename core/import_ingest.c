@@ -84,10 +84,12 @@ static int refuse_outside_links(const char *real, const char *dir, int depth, st
             break;
         }
         if (S_ISLNK(st.st_mode)) {
-            if (!realpath(p, to) || strncmp(to, real, rl) || (to[rl] != '/' && to[rl] != '\0'))
+            if (!realpath(p, to))
+                rc = err_set(err, -ELOOP, "'%s' is a symbolic link that leads nowhere (%s: a loop, or a missing "
+                             "target); nothing was changed", p, strerror(errno));
+            else if (strncmp(to, real, rl) || (to[rl] != '/' && to[rl] != '\0'))
                 rc = err_set(err, -EXDEV, "'%s' is a symbolic link leading outside the staging directory (to '%s'): "
-                             "staging must hold the files themselves; nothing was changed", p,
-                             realpath(p, to) ? to : "nowhere");
+                             "staging must hold the files themselves; nothing was changed", p, to);
         } else if (S_ISDIR(st.st_mode) && depth < 8) {
             rc = refuse_outside_links(real, p, depth + 1, err);
         }
@@ -308,6 +310,37 @@ static int locate(struct ingest *in, const char *name, unsigned *tier, const cha
     return *seg ? 0 : -ENOENT;
 }
 
+/* PATH is A, or inside A, both resolved. */
+static bool path_within(const char *path, const char *a)
+{
+    size_t l = strlen(a);
+    return !strncmp(path, a, l) && (path[l] == '/' || path[l] == '\0' || (l == 1 && a[0] == '/'));
+}
+
+/* The staging directory REAL (resolved) is a directory apart from the store: not one of
+ * the store's directories, not inside one (its objects and packs would be taken in as
+ * partitions of themselves), and not above one (its cleaning after the commit would
+ * delete the store). */
+static int staging_is_apart(struct store *s, const struct cfg *c, const char *real, struct smfs_err *err)
+{
+    struct stat st;
+    if (stat(real, &st) < 0) return err_sys(err, "stat", real);
+    if (!S_ISDIR(st.st_mode))
+        return err_set(err, -ENOTDIR, "the staging path '%s' is not a directory: ingest takes a directory of "
+                       "date partitions and tables", real);
+    for (size_t i = 0; i <= c->ndate; i++) {
+        const char *dir = i == c->ndate ? store_home(s)
+                          : c->date_tiers[i]->segment ? c->date_tiers[i]->store.path : NULL;
+        char rd[4096];
+        if (!dir || !realpath(dir, rd)) continue;
+        if (path_within(real, rd) || path_within(rd, real))
+            return err_set(err, -EINVAL, "the staging directory '%s' %s the store directory '%s': ingest takes a "
+                           "separate directory of new partitions; nothing was changed", real,
+                           !strcmp(real, rd) ? "is" : path_within(real, rd) ? "is inside" : "holds", rd);
+    }
+    return 0;
+}
+
 int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summary *sum,
                struct smfs_err *err)
 {
@@ -326,6 +359,7 @@ int ingest_run(struct store *s, const struct ingest_opts *o, struct ingest_summa
                        !strcmp(state, "running") ? "" : " rollback", o->cfg->date_tiers[0]->store.path,
                        !strcmp(state, "running") ? "" : " --rollback");
     if (!realpath(o->staging, real)) return err_sys(err, "realpath", o->staging);
+    if ((rc = staging_is_apart(s, o->cfg, real, err)) < 0) return rc;
     if (!(sc.src[0].dir = strdup(real))) return err_set(err, -ENOMEM, "out of memory");
     if ((rc = refuse_outside_links(real, real, 0, err)) < 0) goto out;
     rc = scan_run(&sc, err);

@@ -155,6 +155,27 @@ static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
     }
 }
 
+/* The socket's mode (0600) keeps other users out, until someone loosens it (a umask, an
+ * ACL, a chmod to let a monitoring user in): the kernel's word on who connected is
+ * checked too. smfs's own user and root may drive the daemon; anyone else is told why
+ * and closed, before a byte of theirs is read. */
+static bool peer_may_admin(int fd)
+{
+    struct ucred cr;
+    socklen_t l = sizeof cr;
+    uid_t me = geteuid();
+    bool known = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0;
+    if (known && (cr.uid == me || cr.uid == 0)) return true;
+    char msg[200];
+    int n = known ? snprintf(msg, sizeof msg,
+                             "{\"ok\":false,\"error\":\"admin socket: uid %u may not drive this smfs (only uid %u "
+                             "or root)\"}\n", (unsigned)cr.uid, (unsigned)me)
+                  : snprintf(msg, sizeof msg, "{\"ok\":false,\"error\":\"admin socket: the peer's uid is unknown\"}\n");
+    if (n > 0) (void)!write(fd, msg, (size_t)n);   /* best effort: the socket is new and empty */
+    close(fd);
+    return false;
+}
+
 static void on_accept(struct ev_loop *loop, int lfd, unsigned ev, void *arg)
 {
     (void)ev;
@@ -162,6 +183,7 @@ static void on_accept(struct ev_loop *loop, int lfd, unsigned ev, void *arg)
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;   /* EAGAIN, or out of fds: try again at the next event */
+        if (!peer_may_admin(fd)) continue;
         struct aconn *c = calloc(1, sizeof *c);
         struct smfs_err e;
         if (!c) {

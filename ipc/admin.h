@@ -1,7 +1,7 @@
 /* ipc/admin.h: the admin protocol smctl speaks to a running smfs over a Unix socket
- * (mode 0600). One request per connection: a JSON object on one line with "cmd" and
- * its arguments; one JSON object back on one line: {"ok":true,…} or
- * {"ok":false,"error":"…"}.
+ * (mode 0600; a peer whose uid is neither ours nor root is refused by SO_PEERCRED).
+ * One request per connection: a JSON object on one line with "cmd" and its arguments;
+ * one JSON object back on one line: {"ok":true,…} or {"ok":false,"error":"…"}.
  * Owns:    the listening socket (and its path while listening), its connections.
  * Never:   runs a command itself (the handler does, and may answer later, e.g. after
  *          an ingest on a worker thread); blocks the loop on a slow client.

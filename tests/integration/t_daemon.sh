@@ -99,6 +99,14 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null && [ "$(id -u)" = 
     i=0; while "$SMCTL" status --admin "$A" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "no stop"; sleep 0.1; done
     "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket "$T/q.sock" $vanilla "$M" >/dev/null 2>&1 || fail "restart"
     expect_eq "without the group: refused" "$(as_nobody node -e "$conn" "$T/q.sock")" EACCES
+    # The admin socket: even opened to everyone by mistake, another user is refused by
+    # the uid the kernel gives (SO_PEERCRED), not only by the file's mode.
+    chmod 666 "$A"
+    # (It says so before reading anything: the client only listens, for 5 s at most.)
+    adm='const s=require("net").connect(process.argv[1]);let b="";setTimeout(()=>s.destroy(),5000);s.on("data",d=>b+=d);s.on("close",()=>console.log(b.trim()));s.on("error",e=>console.log(e.code))'
+    out=$(as_nobody node -e "$adm" "$A")
+    expect_in "admin socket: another uid refused" "$out" "admin socket: uid $(id -u nobody) may not drive this smfs (only uid 0 or root)"
+    "$SMCTL" status --admin "$A" >/dev/null || fail "the daemon did not serve on after the refusal"
     if [ $fuse -eq 1 ]; then
         as_nobody cat "$M/par.txt" >/dev/null 2>&1 && fail "without allow_other another user read the mount"
     fi

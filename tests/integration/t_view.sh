@@ -87,8 +87,12 @@ else
 fi
 
 # Read-only, whatever the call.
-for c in "touch $M/x" "mkdir $M/d" "rm -f $M/sym" "mv $M/sym $M/s2" "ln -s x $M/l" \
-         "truncate -s 0 $M/sym" "chmod 600 $M/sym" "rmdir $M/v1\$/hdb/2024.01.02"; do
+# One call of each kind that writes: create, mkdir, unlink, rename, symlink, link,
+# mknod, truncate, chmod, chown, utimes, setxattr, removexattr, rmdir.
+for c in "touch $M/x" "mkdir $M/d" "rm -f $M/sym" "mv $M/sym $M/s2" "ln -s x $M/l" "ln $M/sym $M/h" \
+         "mkfifo $M/p" "truncate -s 0 $M/sym" "chmod 600 $M/sym" "chown 1:1 $M/sym" \
+         "touch -m -d 2020-01-01 $M/sym" "setfattr -n user.x -v 1 $M/sym" "setfattr -x user.x $M/sym" \
+         "rmdir $M/v1\$/hdb/2024.01.02"; do
     out=$(sh -c "$c" 2>&1) && fail "'$c' succeeded"
     expect_in "$c" "$out" "Read-only file system"
 done

@@ -1112,6 +1112,24 @@ static void ingest_takes_only_what_it_can_keep_immutable(void **state)
     assert_non_null(strstr(err.msg, "is a symbolic link leading outside the staging directory"));
     sh("rm '%s/2024.02.01' && mv '%s/2024.02.01' '%s/'", stg, other, stg);
 
+    /* A staging path that is not a directory apart from the store: refused by name. */
+    char bad[800];
+    snprintf(bad, sizeof bad, "%s/2024.02.01/trade/price", stg);
+    assert_int_equal(ingest_with(c, bad, false, &sum, &err), -ENOTDIR);
+    assert_non_null(strstr(err.msg, "is not a directory"));
+    assert_int_equal(ingest_with(c, data, false, &sum, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "is the store directory"));
+    snprintf(bad, sizeof bad, "%s/objects", data);
+    assert_int_equal(ingest_with(c, bad, false, &sum, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "is inside the store directory"));
+    assert_int_equal(ingest_with(c, base, false, &sum, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "holds the store directory"));
+    /* A symbolic link loop inside staging: named, nothing changed. */
+    sh("ln -s '%s/loop-b' '%s/loop-a' && ln -s '%s/loop-a' '%s/loop-b'", stg, stg, stg, stg);
+    assert_int_equal(ingest_with(c, stg, false, &sum, &err), -ELOOP);
+    assert_non_null(strstr(err.msg, "is a symbolic link that leads nowhere"));
+    sh("rm '%s/loop-a' '%s/loop-b'", stg, stg);
+
     /* A file with a second name elsewhere is copied; the rest is linked, then 0444. */
     char price[800], twin[800];
     snprintf(price, sizeof price, "%s/2024.02.01/trade/price", stg);
