@@ -310,6 +310,7 @@ static const struct work works[] = {
 struct dstate {
     double lookups, getattrs, readdirs, opens, reads, releases;
     long   fds, rss_kb, hwm_kb, backings;
+    double cpu_s;   /* the daemon's user + system time */
 };
 
 static long proc_status_kb(pid_t pid, const char *key)
@@ -344,32 +345,43 @@ static struct dstate daemon_state(const char *adm, pid_t pid)
     DIR *dd = opendir(p);
     for (struct dirent *de; dd && (de = readdir(dd));) d.fds += de->d_name[0] != '.';
     if (dd) closedir(dd);
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *sf = fopen(p, "r");
+    unsigned long ut = 0, st = 0;
+    /* Fields 14 and 15 (utime, stime) follow the command name, which ends with ')'. */
+    if (sf && fscanf(sf, "%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+        d.cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    if (sf) fclose(sf);
     d.rss_kb = proc_status_kb(pid, "VmRSS");
     d.hwm_kb = proc_status_kb(pid, "VmHWM");
     return d;
 }
 
-static void print_requests(const char *what, size_t nfiles, struct dstate a, struct dstate b)
+static void print_requests(const char *what, const char *cache, size_t nfiles, struct dstate a, struct dstate b)
 {
     double n = (double)nfiles;
-    printf("    %-30s FUSE requests per file: lookup %.2f getattr %.2f readdir %.3f open %.2f read %.2f "
-           "release %.2f\n", what, (b.lookups - a.lookups) / n, (b.getattrs - a.getattrs) / n,
-           (b.readdirs - a.readdirs) / n, (b.opens - a.opens) / n, (b.reads - a.reads) / n,
-           (b.releases - a.releases) / n);
+    printf("    %-30s %s: FUSE requests per file: lookup %.2f getattr %.2f readdir %.3f open %.2f read %.2f "
+           "release %.2f; daemon CPU %.1f us/file\n", what, cache, (b.lookups - a.lookups) / n,
+           (b.getattrs - a.getattrs) / n, (b.readdirs - a.readdirs) / n, (b.opens - a.opens) / n,
+           (b.reads - a.reads) / n, (b.releases - a.releases) / n, (b.cpu_s - a.cpu_s) * 1e6 / n);
 }
 
 /* Rates of workloads [W0, W1) on SEG, cold then warm. With a daemon (PID > 0), the
- * requests each warm run cost it. */
+ * requests each run cost it, and its CPU time. */
 static void measure(const char *seg, double rate[NWORK][2], size_t w0, size_t w1, const char *adm, pid_t pid)
 {
     struct files f = {0};
     walk(seg, &f);
     for (size_t w = w0; w < w1; w++) {
         drop_caches();
+        struct dstate a0 = pid > 0 ? daemon_state(adm, pid) : (struct dstate){0};
         rate[w][0] = works[w].fn(seg, &f);
         struct dstate a = pid > 0 ? daemon_state(adm, pid) : (struct dstate){0};
         rate[w][1] = works[w].fn(seg, &f);
-        if (pid > 0) print_requests(works[w].name, f.n, a, daemon_state(adm, pid));
+        if (pid > 0) {
+            print_requests(works[w].name, "cold", f.n, a0, a);
+            print_requests("", "warm", f.n, a, daemon_state(adm, pid));
+        }
     }
     for (size_t i = 0; i < f.n; i++) free(f.path[i]);
     free(f.path);
