@@ -46,7 +46,7 @@ SMCTL := $(B)/smctl
 SMFS  := $(B)/smfs
 
 .SECONDARY:
-.PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke demo bench clean install uninstall deb
+.PHONY: all deps check check-variant test-unit test-integration fuzz fuzz-smoke fuzz-long demo bench clean install uninstall deb
 .DEFAULT_GOAL := all
 
 all: $(SMCTL) $(SMFS) $(UNIT_BIN) $(HELP_BIN) $(BENCH_BIN)
@@ -131,6 +131,10 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
 fuzz-smoke: fuzz
 	@./mk/fuzz-smoke.sh $(FUZZ_BIN)
+
+# Long fuzzing: FUZZ_SECONDS per target (default an hour), corpora kept in build/fuzz/corpus.
+fuzz-long: fuzz
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} FUZZ_KEEP=$(CURDIR)/build/fuzz/corpus ./mk/fuzz-smoke.sh $(FUZZ_BIN)
 
 # Benchmarks print figures as ratios against native work in the same run; they never
 # pass or fail on time. Run on the optimised build.

@@ -1,7 +1,10 @@
 #!/bin/sh
 # mk/fuzz-smoke.sh FUZZER...: run each fuzz target briefly over a seed corpus (the golden
 # files, a generated HDB and the example assembly files), so `make check` proves the
-# targets build and the seeds are clean. Long runs: build/fuzz/fuzz_kdb -max_total_time=3600 CORPUS_DIR.
+# targets build and the seeds are clean.
+# `make fuzz-long` runs it with FUZZ_SECONDS (default 3600 per target) and FUZZ_KEEP=DIR:
+# each target then grows its own corpus in DIR/<target> (seeded as above, kept between
+# runs), and a crash leaves its input in DIR/<target>.crash-*, to add to the seeds.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${FUZZ_SECONDS:-20}
@@ -27,13 +30,22 @@ printf '%s' '.sm.api.reloadComplete 2024.01.02D10:00:00.123456789' >"$corpus/q3"
 printf '%s' 'f[1b;42i;-3j;1.5;"s";2024.01.02;00:10:30.250;0Nn]' >"$corpus/q4"
 for f in "$@"; do
     name=$(basename "$f")
-    if ! "$f" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 "$corpus" >"$corpus.$name.log" 2>&1; then
+    dir=$corpus
+    art=""
+    if [ -n "${FUZZ_KEEP:-}" ]; then
+        dir="$FUZZ_KEEP/$name"
+        mkdir -p "$dir"
+        cp -n "$corpus"/* "$dir"/ 2>/dev/null || true
+        art="-artifact_prefix=$FUZZ_KEEP/$name."
+    fi
+    # shellcheck disable=SC2086
+    if ! "$f" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 $art "$dir" >"$corpus.$name.log" 2>&1; then
         tail -n 40 "$corpus.$name.log"
         echo "fuzz: $name FAILED"
         rm -f "$corpus".*.log
         exit 1
     fi
-    echo "fuzz: $name ran ${secs}s: $(grep -o 'Done [0-9]* runs' "$corpus.$name.log" | awk '{print $2}') executions, no crash"
+    echo "fuzz: $name ran ${secs}s: $(grep -o 'Done [0-9]* runs' "$corpus.$name.log" | awk '{print $2}') executions, no crash${FUZZ_KEEP:+, corpus $(ls "$dir" | wc -l) inputs in $dir}"
 done
 rm -f "$corpus".*.log
 rm -rf /tmp/smfs-fuzz-store.*   # fuzz_store's scratch stores
