@@ -124,6 +124,21 @@ static int gen_wide(const char *tdir, const struct gtable *t, int32_t date, cons
                     const struct gen_opts *o, struct rng *r, struct dom *d, struct gen_stats *st,
                     struct smfs_err *err);
 
+/* Table directory TDIR: its NC columns, then .d last (its presence says the table's
+ * columns are all there). */
+static int save_table(const char *tdir, const char *const *names, struct k *const *cols, int nc,
+                      const struct gen_opts *o, struct gen_stats *st, struct smfs_err *err)
+{
+    int rc = file_mkdirs(tdir, 0755, err);
+    for (int c = 0; rc >= 0 && c < nc; c++) rc = save(tdir, names[c], cols[c], o, st, err);
+    if (rc < 0) return rc;
+    struct k *dcols = k_symv(names, nc);
+    if (!dcols) return err_set(err, -ENOMEM, "out of memory");
+    rc = save(tdir, ".d", dcols, o, st, err);
+    k_free(dcols);
+    return rc;
+}
+
 static int gen_table(const char *pdir, const struct gtable *gt, int32_t date, const struct gen_opts *o,
                      struct rng *r, struct dom *d, struct gen_stats *st, struct smfs_err *err)
 {
@@ -210,17 +225,7 @@ static int gen_table(const char *pdir, const struct gtable *gt, int32_t date, co
         rc = err_set(err, -ENAMETOOLONG, "path '%s/%s' is too long", pdir, table);
         goto out;
     }
-    if ((rc = file_mkdirs(tdir, 0755, err)) < 0) goto out;
-    for (int c = 0; c < nc; c++)
-        if ((rc = save(tdir, names[c], cols[c], o, st, err)) < 0) goto out;
-    /* .d last: its presence says the table's columns are all there. */
-    struct k *dcols = k_symv(names, nc);
-    if (!dcols) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = save(tdir, ".d", dcols, o, st, err);
-    k_free(dcols);
+    rc = save_table(tdir, names, cols, nc, o, st, err);
 out:
     for (int c = 0; c < nc; c++) k_free(cols[c]);   /* f2, j2 are NULL for trade */
     free(keys);
@@ -260,17 +265,7 @@ static int gen_wide(const char *tdir, const struct gtable *t, int32_t date, cons
             else ((double *)cols[c]->u.v)[i] = rnd_unit(r) * 1000;
         }
     }
-    if ((rc = file_mkdirs(tdir, 0755, err)) < 0) goto out;
-    for (int c = 0; c < nc; c++)
-        if ((rc = save(tdir, names[c], cols[c], o, st, err)) < 0) goto out;
-    /* .d last: its presence says the table's columns are all there. */
-    struct k *dcols = k_symv(names, nc);
-    if (!dcols) {
-        rc = err_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = save(tdir, ".d", dcols, o, st, err);
-    k_free(dcols);
+    rc = save_table(tdir, names, cols, nc, o, st, err);
 out:
     for (int c = 0; cols && c < nc; c++) k_free(cols[c]);
     free(cols);

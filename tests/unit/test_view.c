@@ -92,10 +92,9 @@ static int walk(struct view *v, const char *path, struct view_attr *a)
     return 0;
 }
 
-static void test_view_tree(void **state)
+/* An empty store of one tier (hdb) in a new directory made from TMPL. */
+static struct store *new_store(char *tmpl)
 {
-    (void)state;
-    char tmpl[] = "/tmp/smfs-test-view.XXXXXX";
     assert_non_null(mkdtemp(tmpl));
     snprintf(home, sizeof home, "%s/store", tmpl);
     struct store_tier t[1] = {{.name = "hdb"}};
@@ -104,6 +103,22 @@ static void test_view_tree(void **state)
     struct store *s;
     struct store_opts o = {.no_sync = true};
     assert_int_equal(store_open(home, &o, &s, NULL, &e), 0);
+    return s;
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_view_tree(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/smfs-test-view.XXXXXX";
+    struct smfs_err e;
+    struct store *s = new_store(tmpl);
     struct store_tx *tx;
     assert_int_equal(store_tx_begin(s, &tx, &e), 0);
     put(tx, "par.txt", "hdb\nslow\ns3://bucket/db\n");
@@ -178,9 +193,7 @@ static void test_view_tree(void **state)
 
     view_free(v);
     store_close(s);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(tmpl);
 }
 
 /* Passthrough registrations, as the kernel would see them: ids handed out and given
@@ -226,14 +239,8 @@ static void test_view_backings_kept(void **state)
 {
     (void)state;
     char tmpl[] = "/tmp/smfs-test-view.XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    snprintf(home, sizeof home, "%s/store", tmpl);
-    struct store_tier t[1] = {{.name = "hdb"}};
     struct smfs_err e;
-    assert_int_equal(store_create(home, t, 1, &e), 0);
-    struct store *s;
-    struct store_opts o = {.no_sync = true};
-    assert_int_equal(store_open(home, &o, &s, NULL, &e), 0);
+    struct store *s = new_store(tmpl);
     struct store_tx *tx;
     assert_int_equal(store_tx_begin(s, &tx, &e), 0);
     put(tx, "par.txt", "hdb\n");
@@ -338,9 +345,7 @@ static void test_view_backings_kept(void **state)
 
     view_free(v);
     store_close(s);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(tmpl);
 }
 
 int main(void)
