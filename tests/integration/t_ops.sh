@@ -80,7 +80,10 @@ kill -HUP "$pid"
 i=0; until grep -q 'RELOADING=1' "$T/notify.out"; do
     i=$((i + 1)); [ $i -lt 100 ] || fail "no RELOADING=1 at SIGHUP"; sleep 0.05
 done
-[ "$(grep -c 'READY=1' "$T/notify.out")" -ge 2 ] || fail "no READY=1 after the reload"
+# READY=1 comes in its own datagram after RELOADING=1: wait for it as for the others.
+i=0; until [ "$(grep -c 'READY=1' "$T/notify.out")" -ge 2 ]; do
+    i=$((i + 1)); [ $i -lt 100 ] || fail "no READY=1 after the reload: $(cat "$T/notify.out")"; sleep 0.05
+done
 i=0; until grep -q 'WATCHDOG=1' "$T/notify.out"; do
     i=$((i + 1)); [ $i -lt 100 ] || fail "no WATCHDOG=1 with WATCHDOG_USEC set"; sleep 0.05
 done
