@@ -90,7 +90,10 @@ done
 kill -TERM "$pid"
 wait "$pid" || fail "smfs exited $?"
 pid=
-grep -q 'STOPPING=1' "$T/notify.out" || fail "no STOPPING=1: $(cat "$T/notify.out")"
+# Sent before smfs exits; notifyd may write it down a moment later.
+i=0; until grep -q 'STOPPING=1' "$T/notify.out"; do
+    i=$((i + 1)); [ $i -lt 100 ] || fail "no STOPPING=1: $(cat "$T/notify.out")"; sleep 0.05
+done
 kill "$npid"; wait "$npid" 2>/dev/null; npid=
 
 # ---- the manual pages ------------------------------------------------------------------------
