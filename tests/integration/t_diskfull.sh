@@ -2,7 +2,8 @@
 # ingest through the running smfs fails with "No space left on device" naming the
 # store's file, the store still verifies, the daemon serves on and says what is wrong
 # (/healthz, /readyz, smctl status) while it lasts, and once space is freed the next
-# ingest succeeds -- no restart.
+# ingest succeeds -- no restart. A vacuum on the full disk frees room or fails naming
+# the file; the store verifies; with room again it completes.
 . tests/integration/lib.sh
 
 SMFS="$BUILD/smfs"
@@ -68,5 +69,37 @@ out=$("$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg2" 2>&1) || fail "inges
 expect_in "ingest after freeing space" "$out" "live in the running smfs"
 expect_eq "healthy again" "$(curl -s "http://127.0.0.1:$hport/healthz" | jq -r .status)" ok
 expect_eq "ready again" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/readyz")" 200
+"$SMCTL" verify --admin "$A" >/dev/null || fail "the store does not verify after the ingest"
+
+# 3: a vacuum on a full disk. A daemon that keeps old versions (--no-auto-vacuum) has
+#    one to drop; the disk fills; the vacuum either frees it or fails naming the file,
+#    the store verifies, and once there is room again the vacuum completes.
+kill -TERM "$pid"; wait "$pid" || fail "smfs exit $?"; pid=
+"$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket none --http 127.0.0.1:0 -f --no-auto-vacuum $vanilla "$M" 2>>"$T/log" &
+pid=$!
+smfs_wait "$pid" "$A" "$T/log"
+hport=$("$SMCTL" status --admin "$A" --json | jq .api.http_port)
+rm -rf "$T/stg2"
+"$SMCTL" gen-hdb "$T/stg2" --days 1 --rows 60 --start 2024.03.01 --seed 2 >/dev/null
+out=$("$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg2" 2>&1) || fail "ingest before the vacuum: $out"
+kept=$("$SMCTL" versions --admin "$A" --json | jq '.versions | length')
+[ "$kept" -ge 2 ] || fail "no old version to vacuum: $kept kept"
+dd if=/dev/zero of="$S/filler" bs=64k 2>/dev/null
+if out=$("$SMCTL" vacuum --admin "$A" 2>&1); then
+    echo "a vacuum on a full disk went through: $out"
+else
+    expect_in "vacuum ENOSPC said plainly" "$out" "No space left on device"
+    expect_in "vacuum: the store's file named" "$out" "$S/hdb/data/"
+fi
+"$SMCTL" verify --admin "$A" >/dev/null || fail "the store does not verify after a vacuum on a full disk"
+"$SMCTL" load "$M" >/dev/null || fail "reads stopped after a vacuum on a full disk"
+rm -f "$S/filler"
+i=0
+until [ "$(curl -s "http://127.0.0.1:$hport/healthz" | jq -r .status)" = ok ]; do
+    i=$((i + 1)); [ $i -lt 300 ] || fail "the store did not recover after the vacuum: $(curl -s "http://127.0.0.1:$hport/healthz")"
+    sleep 0.1
+done
+out=$("$SMCTL" vacuum --admin "$A" 2>&1) || fail "vacuum once there is room: $out"
+expect_eq "versions after the vacuum" "$("$SMCTL" versions --admin "$A" --json | jq '.versions | length')" 1
 "$SMCTL" verify --admin "$A" >/dev/null || fail "the store does not verify at the end"
 echo "t_diskfull: ok"
