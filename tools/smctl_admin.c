@@ -139,6 +139,8 @@ static void print_status(json_t *r)
         printf("      %lld lookups, %lld opens (%lld passthrough), %lld reads (%lld bytes), %lld writes refused\n",
                I(f, "lookups"), I(f, "opens"), I(f, "passthrough_opens"), I(f, "reads"), I(f, "read_bytes"),
                I(f, "erofs"));
+        printf("      %lld passthrough registrations (%lld kept since their last close), %lld of %lld cached-path "
+               "descriptors open\n", I(f, "backings"), I(f, "backings_kept"), I(f, "fds_open"), I(f, "fds_max"));
     }
 }
 

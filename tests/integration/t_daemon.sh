@@ -128,6 +128,8 @@ if [ $fuse -eq 1 ]; then
     js=$("$SMCTL" status --admin "$A" --json)
     want=$(echo "$js" | jq -r '.fuse | "      \(.lookups) lookups, \(.opens) opens (\(.passthrough_opens) passthrough), \(.reads) reads (\(.read_bytes) bytes), \(.erofs) writes refused"')
     expect_eq "status text agrees with --json" "$("$SMCTL" status --admin "$A" | grep 'lookups,')" "$want"
+    want=$(echo "$js" | jq -r '.fuse | "      \(.backings) passthrough registrations (\(.backings_kept) kept since their last close), \(.fds_open) of \(.fds_max) cached-path descriptors open"')
+    expect_eq "status text: registrations" "$("$SMCTL" status --admin "$A" | grep 'registrations (')" "$want"
 fi
 
 # --- progress lines when not on a terminal; --json on the long commands --------------
