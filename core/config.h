@@ -214,6 +214,9 @@ int cfg_par_txt(const struct cfg *c, uint64_t version, struct buf *out)
  * directory), then the object-storage tier's URI. Appends to OUT. */
 int cfg_store_par_txt(const struct cfg *c, struct buf *out) __attribute__((warn_unused_result));
 
+/* Letters, digits and '_', starting with a letter: a q name usable as a table or column. */
+bool cfg_q_name(const char *s);
+
 const struct cfg_table  *cfg_table_find(const struct cfg *c, const char *name);
 const struct cfg_column *cfg_column_find(const struct cfg_table *t, const char *name);
 const struct cfg_mount  *cfg_mount_find(const struct cfg *c, const char *name);

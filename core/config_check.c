@@ -7,17 +7,10 @@
 #include <string.h>
 
 #include "config_int.h"
+#include "fileio.h"
 
 #define E(c, pos, ...) cfg_diag((c), CFG_ERROR, (pos), __VA_ARGS__)
 #define W(c, pos, ...) cfg_diag((c), CFG_WARNING, (pos), __VA_ARGS__)
-
-/* A equals B or lies inside it. */
-static bool within(const char *a, const char *b)
-{
-    size_t n = strlen(b);
-    if (n == 1 && b[0] == '/') return true;
-    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
-}
 
 static const char *mount_names(struct cfg *c)
 {
@@ -83,8 +76,8 @@ static void check_mounts(struct cfg *c)
         if (m->base.kind != CFG_URI_FILE) continue;
         for (size_t j = 0; j < i; j++) {
             const struct cfg_mount *o = &c->mounts[j];
-            if (o->base.kind == CFG_URI_FILE && (within(m->base.path, o->base.path) ||
-                                                 within(o->base.path, m->base.path)))
+            if (o->base.kind == CFG_URI_FILE && (file_path_within(m->base.path, o->base.path) ||
+                                                 file_path_within(o->base.path, m->base.path)))
                 E(c, m->base_pos, path, "'%s' overlaps the baseURI of mount '%s' ('%s'); each mount owns "
                   "everything beneath its baseURI", m->base.text, o->name, o->base.text);
         }
@@ -183,7 +176,7 @@ static void check_tier(struct cfg *c, struct cfg_tier *t, size_t i, const struct
     } else if (t->store.kind == CFG_URI_NONE && t->store.text) {
         E(c, t->store_pos, path, "a date tier needs a store (file:// or s3://)");
     } else if (t->store.kind == CFG_URI_FILE && m->base.kind == CFG_URI_FILE &&
-               (within(t->store.path, m->base.path) || within(m->base.path, t->store.path))) {
+               (file_path_within(t->store.path, m->base.path) || file_path_within(m->base.path, t->store.path))) {
         E(c, t->store_pos, path, "store '%s' overlaps the mount's baseURI '%s': an explicit store "
           "must be outside it (only the tier without a store lives there, in %s/data)",
           t->store.text, m->base.text, m->base.text);
@@ -299,7 +292,7 @@ static void check_tiers(struct cfg *c)
             if (b->store.kind != CFG_URI_FILE || !b->kind) continue;
             if (!a->store_explicit && !b->store_explicit && a->mount == b->mount)
                 continue;   /* reported as two tiers without a store */
-            if (within(a->store.path, b->store.path) || within(b->store.path, a->store.path)) {
+            if (file_path_within(a->store.path, b->store.path) || file_path_within(b->store.path, a->store.path)) {
                 char path[512];
                 snprintf(path, sizeof path, "%s.store", a->path);
                 E(c, a->store_pos, path, "store '%s' of tier '%s' overlaps store '%s' of tier '%s'; "

@@ -26,7 +26,5 @@ void cfg_check(struct cfg *c);
 
 /* "date", "int", q reserved words, "label_*": names a column must not take. */
 bool cfg_reserved_column(const char *name);
-/* Letters, digits and '_', starting with a letter: a q name usable as a table or column. */
-bool cfg_q_name(const char *s);
 
 #endif

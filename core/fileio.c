@@ -198,6 +198,13 @@ int file_join(char *out, size_t n, const char *a, const char *b)
     return 0;
 }
 
+bool file_path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/') return true;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 int file_remove_tree(const char *dir, struct smfs_err *err)
 {
     DIR *d = opendir(dir);

@@ -44,6 +44,9 @@ int file_write(const char *path, const void *p, size_t n, bool sync, struct smfs
  * does not fit in N bytes: callers treat that as an error, never as a shorter path. */
 int file_join(char *out, size_t n, const char *a, const char *b) __attribute__((warn_unused_result));
 
+/* PATH equals DIR or lies inside it, by their text (resolve both first for the truth). */
+bool file_path_within(const char *path, const char *dir);
+
 /* mkdir -p with MODE; existing directories are fine. */
 int file_mkdirs(const char *path, mode_t mode, struct smfs_err *err)
         __attribute__((warn_unused_result));

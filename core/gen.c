@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "fileio.h"
 #include "k_fmt.h"
 
@@ -112,7 +113,6 @@ static int cmp_row(const void *a, const void *b)
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-/* Write one table of one partition. */
 /* A table of the generated HDB: trade, quote, or a wide one (sym, time, then columns
  * x2.. alternately float and long) for benchmarks that need a shape of many files. */
 struct gtable {
@@ -139,6 +139,7 @@ static int save_table(const char *tdir, const char *const *names, struct k *cons
     return rc;
 }
 
+/* Write one table of one partition. */
 static int gen_table(const char *pdir, const struct gtable *gt, int32_t date, const struct gen_opts *o,
                      struct rng *r, struct dom *d, struct gen_stats *st, struct smfs_err *err)
 {
@@ -316,10 +317,7 @@ int gen_hdb(const struct gen_opts *o, struct gen_stats *st, struct smfs_err *err
         } else if (strcmp(t, "trade") && strcmp(t, "quote")) {
             return err_set(err, -EINVAL, "gen-hdb: unknown table '%s' (known: trade, quote, or NAME:COLUMNS)", t);
         }
-        bool ident = (t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z');
-        for (const char *c = t; *c; c++)
-            ident &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
-        if (!ident || strlen(t) >= sizeof g.name)
+        if (!cfg_q_name(t) || strlen(t) >= sizeof g.name)
             return err_set(err, -EINVAL, "gen-hdb: table name '%s' is not a q name of at most %zu characters", t,
                            sizeof g.name - 1);
         snprintf(g.name, sizeof g.name, "%s", t);

@@ -310,13 +310,6 @@ static int locate(struct ingest *in, const char *name, unsigned *tier, const cha
     return *seg ? 0 : -ENOENT;
 }
 
-/* PATH is A, or inside A, both resolved. */
-static bool path_within(const char *path, const char *a)
-{
-    size_t l = strlen(a);
-    return !strncmp(path, a, l) && (path[l] == '/' || path[l] == '\0' || (l == 1 && a[0] == '/'));
-}
-
 /* The staging directory REAL (resolved) is a directory apart from the store: not one of
  * the store's directories, not inside one (its objects and packs would be taken in as
  * partitions of themselves), and not above one (its cleaning after the commit would
@@ -333,10 +326,10 @@ static int staging_is_apart(struct store *s, const struct cfg *c, const char *re
                           : c->date_tiers[i]->segment ? c->date_tiers[i]->store.path : NULL;
         char rd[4096];
         if (!dir || !realpath(dir, rd)) continue;
-        if (path_within(real, rd) || path_within(rd, real))
+        if (file_path_within(real, rd) || file_path_within(rd, real))
             return err_set(err, -EINVAL, "the staging directory '%s' %s the store directory '%s': ingest takes a "
                            "separate directory of new partitions; nothing was changed", real,
-                           !strcmp(real, rd) ? "is" : path_within(real, rd) ? "is inside" : "holds", rd);
+                           !strcmp(real, rd) ? "is" : file_path_within(real, rd) ? "is inside" : "holds", rd);
     }
     return 0;
 }

@@ -72,8 +72,6 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
     return writev(fd, iov, count);
 }
 
-/* libfuse reads INIT with read() (splice starts only after it), and processes it on
- * the thread that read it: the init callback asks pt_kernel_offers on that thread. */
 static long poll_ns;             /* pt_set_poll */
 static atomic_bool polling;      /* one thread polls at a time */
 
@@ -98,6 +96,8 @@ static void poll_briefly(int fd)
     atomic_store(&polling, false);
 }
 
+/* libfuse reads INIT with read() (splice starts only after it), and processes it on
+ * the thread that read it: the init callback asks pt_kernel_offers on that thread. */
 static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 {
     (void)ud;
