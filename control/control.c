@@ -378,6 +378,7 @@ static void *writer_main(void *arg)
         else if (!strcmp(j->cmd, "repair")) j->reply = run_repair(c);
         else if (!strcmp(j->cmd, "eod")) j->reply = ctl_eod_run(c, j->body, &j->note);
         else if (!strcmp(j->cmd, "eoi")) j->reply = ctl_eoi_run(c, j->body, &j->note);
+        else if (!strcmp(j->cmd, "migrate")) j->reply = ctl_migrate_run(c, j->body, &j->note);
         else j->reply = run_vacuum(c, j->body, j->req == 0);
         pthread_mutex_lock(&c->mu);
         c->job.running = false;
@@ -438,6 +439,8 @@ static void on_wake(struct ev_loop *loop, void *arg)
             c->n.vacuum_versions += (uint64_t)json_integer_value(json_object_get(d->reply, "versions_dropped"));
         } else if (!strcmp(d->cmd, "verify")) {
             c->n.verifies++;
+        } else if (!strcmp(d->cmd, "migrate")) {
+            if (d->note) c->n.commits++;
         } else if (!strcmp(d->cmd, "eod") || !strcmp(d->cmd, "eoi")) {
             if (d->note) c->n.commits++;
             ctl_eod_done(c, d);
@@ -535,9 +538,13 @@ static void on_admin(struct admin *a, uint64_t req, const char *cmd, json_t *bod
         else admin_reply(a, req, admin_error("the stream is off: %s", c->stream_off));
         return;
     }
+    if (!strcmp(cmd, "migrate")) {
+        ctl_migrate_queue(c, req, body);
+        return;
+    }
     if (strcmp(cmd, "ingest") && strcmp(cmd, "vacuum") && strcmp(cmd, "verify")) {
         admin_reply(a, req, admin_error("unknown command '%.64s' (known: status, clients, versions, "
-                                        "ingest, vacuum, verify, stream-rows, eod, stop)", cmd));
+                                        "ingest, vacuum, verify, migrate, stream-rows, eod, stop)", cmd));
         return;
     }
     struct job *j = calloc(1, sizeof *j);

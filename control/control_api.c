@@ -416,6 +416,11 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
         char why[ERR_MSG_MAX];
         bool broken = store_broken(c->o.store, why, sizeof why);
         json_t *j = json_pack("{s:s,s:I}", "status", broken ? "degraded" : "ok", "pending_acks", (json_int_t)rs.pending);
+        /* A tier filling up is said here before it is full, while writes still succeed. */
+        json_t *warn = json_array();
+        json_decref(ctl_tiers_json(c, warn));
+        if (j && json_array_size(warn)) json_object_set(j, "warnings", warn);
+        json_decref(warn);
         if (j && broken) {
             /* Reads go on; writes wait until the log is cut back (retried every few
              * seconds, and by the next write). */
@@ -451,6 +456,27 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
             }
             json_decref(body);
         }
+    } else if (!strcmp(p, "/migrate")) {
+        /* Tier migration now (it also runs after every end of day): 202, then GET
+         * /migrate for the last run. Always by the wall clock. */
+        if (get) {
+            json_t *m = ctl_migrate_json(c);
+            json_object_set_new(m, "tiers", ctl_tiers_json(c, NULL));
+            reply_json(r, 200, m);
+        } else if (!post) {
+            reply_error(r, 405, "%s /migrate: POST starts a migration, GET shows the last", q->method);
+        } else {
+            json_error_t je;
+            json_t *body = q->len ? json_loadb(q->body, q->len, 0, &je) : json_object();
+            if (!json_is_object(body)) reply_error(r, 400, "POST /migrate: the body is not a JSON object");
+            else if (json_object_get(body, "now_ns"))
+                reply_error(r, 403, "POST /migrate: \"now_ns\" may only be set over the admin socket");
+            else {
+                ctl_migrate_queue(c, 0, body);
+                reply_json(r, 202, json_pack("{s:s}", "state", "queued"));
+            }
+            json_decref(body);
+        }
     } else if (!strcmp(p, "/readyz")) {
         uint64_t cur = ctl_current(c);
         char why[ERR_MSG_MAX];
@@ -467,7 +493,7 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
         r->status = r->body ? 200 : 500;
         r->ctype = "text/plain; version=0.0.4; charset=utf-8";
     } else {
-        reply_error(r, 404, "no endpoint %.200s (there are POST /register, GET /status, /healthz, /readyz, /metrics)", p);
+        reply_error(r, 404, "no endpoint %.200s (there are POST /register, GET /status, /healthz, /readyz, /metrics, POST|GET /eod, /migrate)", p);
     }
 }
 
@@ -537,6 +563,8 @@ json_t *api_status_json(struct control *c)
             "error_replies", (json_int_t)is.errors));
     }
     json_object_set_new(r, "eod", ctl_eod_json(c));
+    json_object_set_new(r, "tiers", ctl_tiers_json(c, NULL));
+    json_object_set_new(r, "migrate", ctl_migrate_json(c));
     json_object_set_new(r, "stream", c->stream ? stream_status_json(c->stream)
                                                : json_pack("{s:s,s:s}", "state", "off", "why", c->stream_off));
     if (vs.fuse) {

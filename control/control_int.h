@@ -87,6 +87,14 @@ struct eod_state {
     uint64_t eoi_rows, eoi_version;
 };
 
+/* Tier migration as status shows it (migrate.c). */
+struct migrate_state {
+    uint64_t queued, done, failed;
+    char     error[ERR_MSG_MAX];      /* the last failure (kept until a success) */
+    int64_t  last_ns, last_dur_ns;    /* the last run that was not a dry run */
+    uint64_t last_version, last_moved, last_deleted, last_held, last_bytes_in, last_bytes_out;
+};
+
 /* Locking. One mutex, mu, for the job queues between the loop and the writer; held
  * only to push or pop a job, never across a store call, a reply or a hook. Tags:
  *   [I] immutable after control_start   [M] guarded by mu
@@ -114,6 +122,7 @@ struct control {
     struct job         *todo, *done;      /* [M] FIFO by append at the tail */
     struct job_state    job;              /* [M] written by the writer, read by status */
     struct eod_state    eod;              /* [M] */
+    struct migrate_state migrate;         /* [M] */
     bool                stopping;         /* [M] */
     bool                vacuum_queued, vacuum_again;   /* [L] */
     bool                repair_queued;    /* [L] */
@@ -168,6 +177,13 @@ void    ctl_eod_done(struct control *c, struct job *j);
 /* smctl eod / POST /eod: a manual end of day (REQ 0: no admin reply, REST). */
 void    ctl_eod_manual(struct control *c, uint64_t req, json_t *body);
 json_t *ctl_eod_json(struct control *c);
+/* migrate.c: tier migration and retention. A writer job (REQ 0: after an end of day,
+ * or POST /migrate), and what status shows of the tiers and the last run; WARNINGS
+ * (may be NULL) collects a line per tier that is filling. */
+void    ctl_migrate_queue(struct control *c, uint64_t req, json_t *body);
+json_t *ctl_migrate_run(struct control *c, json_t *body, struct commit_note **note);
+json_t *ctl_migrate_json(struct control *c);
+json_t *ctl_tiers_json(struct control *c, json_t *warnings);
 /* The version readers see now (the hook's answer; 0: none). Any thread. */
 uint64_t ctl_current(struct control *c);
 int64_t ctl_now_rt(void);

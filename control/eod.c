@@ -21,20 +21,14 @@
 #include "core/k_fmt.h"
 #include "core/log.h"
 #include "core/spill.h"
+#include "core/tiers.h"
 #include "core/writedown.h"
-
-static void date_str(int32_t d, char out[16])
-{
-    int y, m, dd;
-    k_ymd_from_days(d, &y, &m, &dd);
-    snprintf(out, 16, "%04d.%02d.%02d", y, m, dd);
-}
 
 void ctl_eod_sealed(struct control *c, const char *dir, int32_t date)
 {
     struct job *j = calloc(1, sizeof *j);
     char ds[16];
-    date_str(date, ds);
+    k_date_str(date, ds);
     if (!j || !(j->body = json_pack("{s:s,s:s}", "dir", dir, "date", ds))) {
         free(j);
         log_err("eod: out of memory: %s (%s) waits for the next start", dir, ds);
@@ -48,28 +42,15 @@ void ctl_eod_sealed(struct control *c, const char *dir, int32_t date)
     ctl_enqueue(c, j);
 }
 
-/* The oldest date a local tier keeps: older rows could only go to object storage (or
- * nowhere), which the writedown does not write. INT32_MIN when the last local date tier
- * keeps everything. */
+/* The oldest date a local tier keeps, measured at the start of the day after DATE:
+ * older rows could only go to object storage (or nowhere), which the writedown does
+ * not write. INT32_MIN when the last local date tier keeps everything. */
 static int32_t oldest_kept(const struct cfg *cfg, int32_t date)
 {
     const struct cfg_tier *last = NULL;
     for (size_t i = 0; i < cfg->ndate; i++)
         if (cfg->date_tiers[i]->segment) last = cfg->date_tiers[i];
-    if (!last || last->retain_count <= 0) return INT32_MIN;
-    int64_t n = last->retain_count;
-    int y, m, d;
-    k_ymd_from_days(date, &y, &m, &d);
-    switch (last->retain_unit) {
-    case CFG_DAYS: return date - (int32_t)n;
-    case CFG_WEEKS: return date - (int32_t)(7 * n);
-    case CFG_MONTHS: {
-        int64_t mm = (int64_t)y * 12 + (m - 1) - n;
-        return k_days_from_ymd((int)(mm / 12), (int)(mm % 12) + 1, 1);
-    }
-    case CFG_YEARS: return k_days_from_ymd(y - (int)n, 1, 1);
-    default: return date - 1;   /* hours, minutes, seconds: nothing before yesterday */
-    }
+    return tiers_oldest_kept(last, K_EPOCH_UNIX_NS + ((int64_t)date + 1) * K_NS_PER_DAY);
 }
 
 struct eod_ctx {
@@ -247,8 +228,12 @@ static int64_t on_retry(struct ev_loop *loop, void *arg)
 
 void ctl_eod_done(struct control *c, struct job *d)
 {
-    if (json_is_true(json_object_get(d->reply, "ok"))) return;
     bool eoi = !strcmp(d->cmd, "eoi");
+    if (json_is_true(json_object_get(d->reply, "ok"))) {
+        /* Migration is the last step of the daily persistence: after the day is in. */
+        if (!eoi) ctl_migrate_queue(c, 0, NULL);
+        return;
+    }
     /* Failed: the same job again later (the spill is still there). */
     struct job *j = calloc(1, sizeof *j);
     struct retry *r = malloc(sizeof *r);
@@ -306,7 +291,7 @@ json_t *ctl_eod_json(struct control *c)
                                                    "requested_ns", (json_int_t)e.manual_ns));
     if (e.has_last) {
         char ds[16];
-        date_str(e.last_date, ds);
+        k_date_str(e.last_date, ds);
         json_object_set_new(r, "last", json_pack("{s:s,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "date", ds, "at_ns",
                             (json_int_t)e.last_ns, "duration_s", (double)e.last_dur_ns / 1e9, "version",
                             (json_int_t)e.last_version, "rows", (json_int_t)e.last_rows, "bytes",

@@ -278,6 +278,18 @@ static void check_tiers(struct cfg *c)
             E(c, dt[i]->store_pos, path, "object-storage tier '%s' must be the last tier (tier '%s' "
               "follows it)", dt[i]->name, dt[i + 1]->name);
     }
+    /* Retention into or within object storage: planned, held back, and said. */
+    for (size_t i = 0; i < nd; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s.retain", dt[i]->path);
+        bool s3 = dt[i]->store.kind >= CFG_URI_S3, next_s3 = i + 1 < nd && dt[i + 1]->store.kind >= CFG_URI_S3;
+        if (!dt[i]->retain_count && !dt[i]->retain_size_pct) continue;
+        if (s3 || next_s3) {
+            W(c, dt[i]->retain_pos, path, "has no effect yet: partitions %s object storage are not %s by this build; "
+              "they stay %s", s3 ? "in" : "leaving for", s3 ? "deleted" : "uploaded", s3 ? "in the bucket" : "in this tier");
+            c->npending++;
+        }
+    }
     if (!local)
         E(c, first[CFG_TIER_DATE]->pos, "elements.sm.tiers", "no local date tier: the sym file and "
           "new partitions need a local store before object storage");

@@ -89,8 +89,8 @@ static yaml_node_t *get(struct ld *l, yaml_node_t *m, const char *key)
 
 /* A setting smfs reads and checks but does not act on yet: said at its line, so nobody
  * believes it in force. Each goes as its feature lands:
- * an end of day at snap time (schedule.snap), schema changes (oldName, backfill), tier
- * migration (retain, inventory). */
+ * an end of day at snap time (schedule.snap), schema changes (oldName, backfill), the
+ * object-storage tier (inventory; retention into or out of it: config_check.c). */
 static void not_yet(struct ld *l, yaml_node_t *n, const char *path, const char *key, const char *why)
 {
     yaml_node_t *x = n ? get(l, n, key) : NULL;
@@ -605,8 +605,6 @@ static void load_tier(struct ld *l, yaml_node_t *n, const char *path, struct cfg
         t->retain_size_pct = (int)get_int(l, r, q, "sizePct", 1, 100, 0, NULL);
         if (get(l, r, "size") || get(l, r, "rows"))
             WARN(l, r, q, "retention by size or rows is not supported (ignored); time and sizePct are");
-        not_yet(l, r, q, "time", "partitions do not migrate or expire yet");
-        not_yet(l, r, q, "sizePct", "partitions do not migrate or expire yet");
     }
     yaml_node_t *z = get(l, n, "compression");
     if (z) load_zip(l, z, sub(q, path, "compression"), t);

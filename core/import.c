@@ -193,7 +193,7 @@ static int journal_read(struct imp *im, struct smfs_err *err)
 
 /* ---- set-up ---- */
 
-/* Store tier i is the i-th local date tier of the assembly (import_tier_index). */
+/* Store tier i is the i-th local date tier of the assembly (tiers_store_index). */
 static size_t store_tiers(const struct cfg *c, struct store_tier *tiers)
 {
     size_t n = 0;

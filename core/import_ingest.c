@@ -18,6 +18,7 @@
 #include "fault.h"
 #include "fileio.h"
 #include "kdb.h"
+#include "tiers.h"
 
 #define SYM_MAX ((size_t)4 << 30)   /* a sym file larger than this is refused */
 
@@ -303,7 +304,7 @@ static int locate(struct ingest *in, const char *name, unsigned *tier, const cha
         if (store_tx_lookup(in->tx, path, &e, &ig) == 0) {
             *exists = true;
             *seg = t->segment;
-            *tier = (unsigned)import_tier_index(c, t);
+            *tier = (unsigned)tiers_store_index(c, i);
             return 0;
         }
     }

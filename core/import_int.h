@@ -116,7 +116,6 @@ int  import_par_txt(const struct cfg *c, struct buf *out) __attribute__((warn_un
 
 /* The store tier index of each local date tier: store tier i is the i-th local date
  * tier of the assembly. -1 for object storage. */
-int  import_tier_index(const struct cfg *c, const struct cfg_tier *t);
 
 int64_t import_now_ns(void);
 

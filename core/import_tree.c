@@ -12,17 +12,6 @@
 
 #include "kdb.h"
 
-int import_tier_index(const struct cfg *c, const struct cfg_tier *t)
-{
-    int n = 0;
-    for (size_t i = 0; i < c->ndate; i++) {
-        if (!c->date_tiers[i]->segment) continue;
-        if (c->date_tiers[i] == t) return n;
-        n++;
-    }
-    return -1;
-}
-
 int import_par_txt(const struct cfg *c, struct buf *out)
 {
     return cfg_store_par_txt(c, out);

@@ -35,6 +35,13 @@ void k_ymd_from_days(int32_t days, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
+void k_date_str(int32_t days, char out[11])
+{
+    int y, m, d;
+    k_ymd_from_days(days, &y, &m, &d);
+    snprintf(out, 11, "%04d.%02d.%02d", y, m, d);
+}
+
 bool k_parse_date(const char *s, int32_t *days)
 {
     if (strlen(s) != 10 || s[4] != '.' || s[7] != '.') return false;

@@ -41,6 +41,9 @@ static inline int64_t k_unix_ns_from_ts(int64_t ts)
 int32_t k_days_from_ymd(int y, int m, int d);
 void    k_ymd_from_days(int32_t days, int *y, int *m, int *d);
 
+/* "YYYY.MM.DD" of DAYS (a partition's name), NUL-terminated. */
+void k_date_str(int32_t days, char out[11]);
+
 /* Parse "YYYY.MM.DD" exactly (a kdb+ date partition name); false if not a valid date. */
 bool k_parse_date(const char *s, int32_t *days);
 

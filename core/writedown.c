@@ -29,6 +29,7 @@
 #include "k_fmt.h"
 #include "k_ser.h"
 #include "kdb.h"
+#include "tiers.h"
 #include "u64map.h"
 
 #define SYM_MAX    ((size_t)4 << 30)
@@ -212,13 +213,6 @@ static void note(struct wd *w, const char *fmt, ...)
     pthread_mutex_unlock(&w->mu);
 }
 
-static void date_str(int32_t d, char out[11])
-{
-    int y, m, dd;
-    k_ymd_from_days(d, &y, &m, &dd);
-    snprintf(out, 11, "%04d.%02d.%02d", y, m, dd);
-}
-
 static int col_index(const struct cfg_table *t, const char *name)
 {
     for (size_t i = 0; name && i < t->ncols; i++)
@@ -226,21 +220,12 @@ static int col_index(const struct cfg_table *t, const char *name)
     return -1;
 }
 
-/* The store tier of date tier I: store tier k is the k-th local date tier. */
-static unsigned tier_of(const struct cfg *c, size_t i)
-{
-    unsigned k = 0;
-    for (size_t j = 0; j < i; j++)
-        if (c->date_tiers[j]->segment) k++;
-    return k;
-}
-
 /* Where date D lives now (its segment and tier), or the first date tier. */
 static int locate(struct wd *w, int32_t d, const char *table, struct part *p, struct smfs_err *err)
 {
     const struct cfg *c = w->o->cfg;
     char ds[11];
-    date_str(d, ds);
+    k_date_str(d, ds);
     for (size_t i = 0; w->snap && i < c->ndate; i++) {   /* an empty store holds no date */
         const char *seg = c->date_tiers[i]->segment;
         if (!seg) continue;
@@ -251,14 +236,14 @@ static int locate(struct wd *w, int32_t d, const char *table, struct part *p, st
         if (rc == -ENOENT) continue;
         if (rc) return rc;
         snprintf(p->base, sizeof p->base, "%s/%s/%s", seg, ds, table);
-        p->tier = tier_of(c, i);
+        p->tier = (unsigned)tiers_store_index(c, i);
         p->exists = true;
         return 0;
     }
     for (size_t i = 0; i < c->ndate; i++)
         if (c->date_tiers[i]->segment) {
             snprintf(p->base, sizeof p->base, "%s/%s/%s", c->date_tiers[i]->segment, ds, table);
-            p->tier = tier_of(c, i);
+            p->tier = (unsigned)tiers_store_index(c, i);
             return 0;
         }
     return err_set(err, -EINVAL, "the assembly has no local date tier to write %s into", ds);
@@ -329,7 +314,7 @@ static int split_dates(struct wd *w, size_t ti, int32_t **dates_out, size_t *nda
                     t->prtn_col);
     if (refused) {
         char ds[11];
-        date_str(w->o->oldest, ds);
+        k_date_str(w->o->oldest, ds);
         note(w, "table %s: %" PRIu64 " rows dated before %s, older than every local tier keeps: refused", t->name, refused,
              ds);
     }
@@ -748,16 +733,6 @@ static int gather(struct wd *w, struct part *p, size_t c, struct k **out, struct
     return 0;
 }
 
-static const struct kdb_zparams *zip_of(const struct cfg *cfg, unsigned tier)
-{
-    unsigned k = 0;
-    for (size_t i = 0; i < cfg->ndate; i++) {
-        if (!cfg->date_tiers[i]->segment) continue;
-        if (k++ == tier) return cfg->date_tiers[i]->zip_set && cfg->date_tiers[i]->zip.alg ? &cfg->date_tiers[i]->zip : NULL;
-    }
-    return NULL;
-}
-
 static int put(struct wd *w, const char *path, const struct buf *b, unsigned tier, struct smfs_err *err)
 {
     pthread_mutex_lock(&w->mu);
@@ -775,7 +750,7 @@ static int put_file(struct wd *w, const char *path, struct buf *raw, unsigned ti
 {
     struct buf z;
     buf_init(&z, BUF_MAX_DEFAULT);
-    const struct kdb_zparams *zp = zip_of(w->o->cfg, tier);
+    const struct kdb_zparams *zp = tiers_zip(tiers_local(w->o->cfg, tier));
     int rc = zp ? kdb_zip(raw->p, raw->len, zp, &z, err) : 0;
     if (!rc) rc = put(w, path, zp ? &z : raw, tier, err);
     buf_release(raw);
@@ -968,7 +943,7 @@ static void *writer(void *arg)
         if (!rc && w->o->progress) {
             char cur[300];
             char ds[11] = "";
-            if (p->date != INT32_MIN) date_str(p->date, ds);
+            if (p->date != INT32_MIN) k_date_str(p->date, ds);
             snprintf(cur, sizeof cur, "%s %s %s", p->t->name, ds, p->t->cols[c].name);
             w->o->progress(w->o->arg, cur, done, cw->total);
         }
@@ -1416,7 +1391,7 @@ int writedown_eod(struct store *s, struct spill *sp, const struct wd_opts *o, st
         if (!rc) rc = enumerate(&w, p, err);
         if (rc) {
             char ds[11] = "";
-            if (p->date != INT32_MIN) date_str(p->date, ds);
+            if (p->date != INT32_MIN) k_date_str(p->date, ds);
             err_wrap(err, "%s %s", p->t->name, ds);
         }
     }
@@ -1462,7 +1437,7 @@ int writedown_eod(struct store *s, struct spill *sp, const struct wd_opts *o, st
                 from = i + 1;
             }
         char ds[11];
-        date_str(o->date, ds);
+        k_date_str(o->date, ds);
         rc = (mlen > from && buf_append(&b, marker + from, mlen - from)) ||
              buf_printf(&b, "%s %s %" PRIu64 "\n", o->id, ds, sum->rows) ? err_set(err, -ENOMEM, "out of memory") : 0;
         if (!rc) rc = put(&w, WRITEDOWN_MARKER, &b, 0, err);

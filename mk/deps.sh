@@ -8,7 +8,7 @@ set -eu
 PKGS="gcc make pkg-config clang libclang-rt-14-dev
       libfuse3-dev fuse3 libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev
       libcmocka-dev libmicrohttpd-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libxxhash-dev
-      libsystemd-dev groff-base man-db dpkg-dev fakeroot jq curl attr"
+      libsystemd-dev groff-base man-db dpkg-dev fakeroot jq curl attr zstd"
 
 missing=""
 for p in $PKGS; do

@@ -24,6 +24,7 @@ static const struct {
     { "clients",  smctl_daemon, "clients [--json]                     query processes registered for reload signals" },
     { "versions", smctl_daemon, "versions [--json]                    the kept versions, as the running smfs sees them" },
     { "vacuum",   smctl_daemon, "vacuum [--keep N]                    let the running smfs reclaim unpinned versions" },
+    { "migrate",  smctl_daemon, "migrate [--dry-run] [--now TIME]     move partitions past their tier's retention now" },
     { "verify",   smctl_daemon, "verify [--json]                      let the running smfs re-read and check every version" },
     { "stream",   smctl_stream, "stream [rows TABLE] [--json]         the subscription to the tickerplant; the rows held today" },
     { "eod",      smctl_eod,    "eod [--date D] [--wait]              end the day now: write the rows held as partitions" },

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/k_fmt.h"
 #include "ipc/admin.h"
 
 int smctl_admin_path(const char *cfgpath, const char *given, char *buf, size_t n)
@@ -64,7 +65,7 @@ int smctl_admin_call_progress(const char *path, json_t *req, json_t **reply, boo
     struct smfs_err e;
     *reply = NULL;
     struct watch w = {.path = path};
-    bool show = !strcmp(cmd, "ingest") || !strcmp(cmd, "verify");
+    bool show = !strcmp(cmd, "ingest") || !strcmp(cmd, "verify") || !strcmp(cmd, "migrate");
     if (show) progress_init(&w.pr, cmd, json);
     /* Ask for the job's progress as often as it would be printed (at most every second). */
     int tick_ms = show && w.pr.interval_ns < 1000000000 ? (int)(w.pr.interval_ns / 1000000) : 1000;
@@ -101,7 +102,11 @@ static void usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: smctl %s [-c ASSEMBLY] [--admin SOCKET] [--json]%s\n"
                "Ask the running smfs of the assembly's store (its admin socket: --admin, $SMFS_ADMIN,\n"
-               "or smfs.sock in the store).\n", cmd, !strcmp(cmd, "vacuum") ? " [--keep N]" : "");
+               "or smfs.sock in the store).\n", cmd, !strcmp(cmd, "vacuum") ? " [--keep N]"
+               : !strcmp(cmd, "migrate") ? " [--dry-run] [--now YYYY.MM.DD[Dhh:mm:ss]]" : "");
+    if (!strcmp(cmd, "migrate"))
+        fprintf(f, "Move every date partition past its tier's retention to the next tier (deleted past the\n"
+                   "last), as one new version. --now measures ages from another time (tests, what-ifs).\n");
 }
 
 static void print_status(json_t *r)
@@ -132,6 +137,23 @@ static void print_status(json_t *r)
                I(rl, "pending_acks"), I(rl, "versions_held"), I(rl, "signals"), I(rl, "acks"), I(rl, "timeouts"));
     smctl_print_stream(json_object_get(r, "stream"));
     smctl_print_eod(json_object_get(r, "eod"));
+    json_t *ts = json_object_get(r, "tiers"), *t;
+    size_t i;
+    json_array_foreach(ts, i, t) {
+        printf("tier %s: %s, %s", S(t, "name"), S(t, "store"), S(t, "compression"));
+        if (*S(t, "oldest_kept")) printf(", keeps from %s", S(t, "oldest_kept"));
+        if (json_object_get(t, "files")) printf("; %lld files, %lld bytes", I(t, "files"), I(t, "bytes"));
+        if (json_object_get(t, "used_pct"))
+            printf("; filesystem %.1f%% used (limit %lld%%): %s", json_real_value(json_object_get(t, "used_pct")),
+                   I(t, "limit_pct"), S(t, "state"));
+        printf("\n");
+    }
+    json_t *mg = json_object_get(r, "migrate"), *ml = json_object_get(mg, "last");
+    if (ml)
+        printf("migrate: last run version %lld, %lld moved, %lld deleted, %lld held, %.3f s; %lld runs, %lld failed\n",
+               I(ml, "version"), I(ml, "moved"), I(ml, "deleted"), I(ml, "held"),
+               json_real_value(json_object_get(ml, "seconds")), I(mg, "done"), I(mg, "failed"));
+    if (*S(mg, "error")) printf("migrate: the last run failed: %s\n", S(mg, "error"));
     json_t *f = json_object_get(r, "fuse");
     if (f) {
         printf("fuse: passthrough %s, readahead %lld KiB\n",
@@ -187,12 +209,58 @@ static void print_clients(json_t *r)
     }
 }
 
+/* --now: YYYY.MM.DD, or with Dhh:mm[:ss] after it (UTC). */
+static bool parse_now(const char *s, int64_t *ns)
+{
+    char d[11];
+    int32_t days;
+    if (strlen(s) < 10) return false;
+    memcpy(d, s, 10);
+    d[10] = 0;
+    if (!k_parse_date(d, &days)) return false;
+    int hh = 0, mm = 0, ss = 0, used = 0;
+    if (s[10]) {
+        if (sscanf(s + 10, "D%2d:%2d%n:%2d%n", &hh, &mm, &used, &ss, &used) < 2 || s[10 + used] || hh > 23 || mm > 59 ||
+            ss > 59 || hh < 0 || mm < 0 || ss < 0)
+            return false;
+    }
+    *ns = K_EPOCH_UNIX_NS + (int64_t)days * K_NS_PER_DAY + ((int64_t)hh * 3600 + mm * 60 + ss) * INT64_C(1000000000);
+    return true;
+}
+
+static void print_migrate(json_t *r)
+{
+    bool dry = json_is_true(json_object_get(r, "dry_run"));
+    json_t *ms = json_object_get(r, "moves"), *m;
+    size_t i;
+    json_array_foreach(ms, i, m) {
+        const char *to = json_string_value(json_object_get(m, "to"));
+        bool held = json_is_true(json_object_get(m, "held"));
+        printf("  %s %s -> %s (%s)%s, %lld files, %lld bytes", S(m, "date"), S(m, "from"), to ? to : "deleted",
+               S(m, "why"), held ? ", held" : "", I(m, "files"), I(m, "bytes"));
+        if (!dry && to && !held) printf(" -> %lld bytes", I(m, "bytes_out"));
+        printf("\n");
+    }
+    if (dry)
+        printf("migrate (dry run): %lld partitions would move, %lld be deleted, %lld are held\n", I(r, "moved"),
+               I(r, "deleted"), I(r, "held"));
+    else if (I(r, "version"))
+        printf("migrate: version %lld: %lld partitions moved, %lld deleted, %lld held; %lld files, %lld bytes in, "
+               "%lld bytes written\n", I(r, "version"), I(r, "moved"), I(r, "deleted"), I(r, "held"), I(r, "files"),
+               I(r, "bytes_in"), I(r, "bytes_out"));
+    else
+        printf("migrate: nothing past its tier's retention%s\n", I(r, "held") ? " but the partitions held" : "");
+}
+
 int smctl_daemon(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "admin", required_argument, 0, 'a' }, { "json", no_argument, 0, 'j' },
-        { "keep", required_argument, 0, 'k' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "keep", required_argument, 0, 'k' }, { "help", no_argument, 0, 'h' },
+        { "now", required_argument, 0, 'n' }, { "dry-run", no_argument, 0, 'd' }, { 0, 0, 0, 0 },
     };
+    int64_t now_ns = INT64_MIN;
+    bool dry = false;
     const char *cmd = argv[0], *cfgpath = NULL, *given = NULL;
     bool json = false;
     uint64_t keep = 1;
@@ -210,6 +278,18 @@ int smctl_daemon(int argc, char **argv)
             }
             if (!smctl_u64_arg(optarg, 1, 1000000, "vacuum: --keep", &keep)) return 2;
             break;
+        case 'n':
+        case 'd':
+            if (strcmp(cmd, "migrate")) {
+                smctl_errf("%s: --%s is for migrate only", cmd, c == 'n' ? "now" : "dry-run");
+                return 2;
+            }
+            if (c == 'd') dry = true;
+            else if (!parse_now(optarg, &now_ns)) {
+                smctl_errf("migrate: --now '%s' is not a date or time (YYYY.MM.DD or YYYY.MM.DDDhh:mm:ss)", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout, cmd); return 0;
         default: usage(stderr, cmd); return 2;
         }
@@ -223,6 +303,8 @@ int smctl_daemon(int argc, char **argv)
     if (smctl_admin_path(cfgpath, given, path, sizeof path)) return 1;
     json_t *req = json_pack("{s:s}", "cmd", cmd), *r = NULL;
     if (!strcmp(cmd, "vacuum")) json_object_set_new(req, "keep", json_integer((json_int_t)keep));
+    if (now_ns != INT64_MIN) json_object_set_new(req, "now_ns", json_integer((json_int_t)now_ns));
+    if (dry) json_object_set_new(req, "dry_run", json_true());
     int rc = smctl_admin_call_progress(path, req, &r, false, json);
     json_decref(req);
     if (rc) return rc;
@@ -240,6 +322,8 @@ int smctl_daemon(int argc, char **argv)
     } else if (!strcmp(cmd, "verify")) {
         printf("verify: %lld versions, %lld objects (%lld bytes) checked, %lld without checksum: no problems\n",
                I(r, "versions"), I(r, "objects"), I(r, "bytes"), I(r, "unchecked"));
+    } else if (!strcmp(cmd, "migrate")) {
+        print_migrate(r);
     } else if (!strcmp(cmd, "vacuum")) {
         printf("vacuum: %lld versions dropped, %lld kept; %lld objects (%lld bytes) removed\n",
                I(r, "versions_dropped"), I(r, "versions_kept"), I(r, "objects_removed"), I(r, "object_bytes"));

@@ -81,3 +81,19 @@ wait_status() {
         sleep 0.1
     done
 }
+
+# hold NAME A B: readcmp --hold opens and maps B (checked against A) in the background
+# until "release NAME"; its output in $T/NAME.out, its pid in $hp.
+hold() {
+    mkfifo "$T/$1"
+    "$BUILD/tests/readcmp" --hold "$2" "$3" <"$T/$1" >"$T/$1.out" 2>&1 &
+    hp=$!
+    exec 3>"$T/$1"
+    _i=0
+    until grep -q ready "$T/$1.out"; do _i=$((_i + 1)); [ $_i -lt 200 ] || fail "holder: $(cat "$T/$1.out")"; sleep 0.1; done
+}
+release() {
+    echo go >&3
+    exec 3>&-
+    wait $hp || fail "holder: $(cat "$T/$1.out")"
+}
