@@ -5,8 +5,14 @@
  * source's bytes, a file that is not kdb+'s copied as it was, those past slow's deleted,
  * the version before untouched; a dry run that changes nothing; sizePct moving the
  * oldest partitions of a tier over its share; a next tier in object storage holding a
- * partition where it is; and a fault at every step leaving the version before. */
+ * partition where it is; a fault at every step leaving the version before; and the
+ * process killed (SIGKILL) at every step: the store reopens at the version before or
+ * after, verifies, and the next run (what the daemon does after its next end of day)
+ * finishes the work. */
 #include "testutil.h"
+
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "core/config.h"
 #include "core/fault.h"
@@ -344,6 +350,72 @@ static void a_fault_anywhere_leaves_the_version_before(void **state)
     cfg_free(c);
 }
 
+static void killed_at_every_step(void **state)
+{
+    (void)state;
+    struct cfg *c;
+    struct store *s = fresh("kill", &c, ", retain: {time: 3 days}", ", retain: {time: 7 days}", false);
+    put_days(s, "2024.01.01", 10);
+    store_close(s);
+    struct smfs_err err;
+    int before = 0, after = 0;
+    for (unsigned n = 1; n < 500; n++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct store *cs;
+            struct smfs_err e;
+            if (import_store_open(c, false, &cs, NULL, &e)) _exit(2);
+            struct tiers_opts o = {.cfg = c, .now_ns = at("2024.01.11")};
+            struct tiers_summary sum;
+            fault_arm("*", n, FAULT_KILL);
+            _exit(tiers_migrate(cs, &o, &sum, &e) ? 3 : 0);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_int_equal(import_store_open(c, false, &s, NULL, &err), 0);
+        uint64_t v = store_current(s);
+        assert_true(v == 1 || v == 2);
+        struct store_verify_report vr;
+        assert_int_equal(store_verify(s, NULL, NULL, &vr, &err), 0);
+        if (WIFEXITED(st)) {   /* walked past the last point */
+            assert_int_equal(WEXITSTATUS(st), 0);
+            assert_int_equal(v, 2);
+            store_close(s);
+            break;
+        }
+        assert_true(WIFSIGNALED(st));
+        if (v == 2) after++;
+        else before++;
+        /* The next run finishes the work, or finds nothing left to do. */
+        struct tiers_opts o = {.cfg = c, .now_ns = at("2024.01.11")};
+        struct tiers_summary sum;
+        assert_int_equal(tiers_migrate(s, &o, &sum, &err), 0);
+        assert_int_equal(sum.version, v == 1 ? 2 : 0);
+        tiers_summary_free(&sum);
+        char got[512];
+        dates(s, 2, "slow", got, sizeof got);
+        assert_string_equal(got, "2024.01.04 2024.01.05 2024.01.06 2024.01.07");
+        expect_column(s, 2, "slow/2024.01.06/trade/price", day("2024.01.06"), true);
+        struct store_vacuum_opts vo = {.keep = 1};
+        struct store_vacuum_report rep;
+        assert_int_equal(store_vacuum(s, &vo, &rep, &err), 0);   /* orphans of the killed run go */
+        assert_int_equal(store_verify(s, NULL, NULL, &vr, &err), 0);
+        store_close(s);
+        /* Back to version 1 alone for the next kill: a fresh store. */
+        cfg_free(c);
+        char name[32];
+        snprintf(name, sizeof name, "kill%u", n);
+        s = fresh(name, &c, ", retain: {time: 3 days}", ", retain: {time: 7 days}", false);
+        put_days(s, "2024.01.01", 10);
+        store_close(s);
+    }
+    print_message("killed %d times: %d at the version before, %d after\n", before + after, before, after);
+    assert_true(before > 5);
+    assert_true(after > 0);
+    cfg_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +424,7 @@ int main(void)
         cmocka_unit_test(size_share_moves_the_oldest),
         cmocka_unit_test(object_storage_holds),
         cmocka_unit_test(a_fault_anywhere_leaves_the_version_before),
+        cmocka_unit_test(killed_at_every_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
