@@ -162,7 +162,13 @@ wait $vp || fail "verify: $(cat "$T/ver.out")"
 expect_in "verify through the daemon" "$(cat "$T/ver.out")" "no problems"
 "$SMCTL" stop --admin "$A" >/dev/null
 i=0; while "$SMCTL" status --admin "$A" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "no stop"; sleep 0.1; done
-out=$(SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" store verify "$T/hdb/data" 2>"$T/prog") || fail "store verify: $out"
+# The admin socket closes before the exiting daemon lets go of the store's lock.
+i=0
+until out=$(SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" store verify "$T/hdb/data" 2>"$T/prog"); do
+    grep -q "in use by process" "$T/prog" || fail "store verify: $out $(cat "$T/prog")"
+    i=$((i + 1)); [ $i -lt 100 ] || fail "the stopped daemon still holds the store: $(cat "$T/prog")"
+    sleep 0.1
+done
 grep -q 'verify: verify 100%' "$T/prog" || fail "no progress from store verify: $(cat "$T/prog")"
 out=$("$SMCTL" gen-hdb "$T/g2" --days 2 --rows 10 --json) || fail "gen-hdb --json"
 expect_eq "gen-hdb --json" "$(echo "$out" | jq -c '[.ok, .partitions, .tables]')" '[true,2,2]'
