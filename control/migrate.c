@@ -144,6 +144,12 @@ json_t *ctl_migrate_run(struct control *c, json_t *body, struct commit_note **no
 json_t *ctl_tiers_json(struct control *c, json_t *warnings)
 {
     const struct cfg *cfg = c->o.cfg;
+    pthread_mutex_lock(&c->mu);
+    struct store_usage u = c->usage;
+    pthread_mutex_unlock(&c->mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     json_t *a = json_array();
     for (size_t i = 0; a && i < cfg->ndate; i++) {
         const struct cfg_tier *t = cfg->date_tiers[i];
@@ -175,17 +181,12 @@ json_t *ctl_tiers_json(struct control *c, json_t *warnings)
         } else if (st) {
             json_object_set_new(o, "error", json_string(e.msg));
         }
-        pthread_mutex_lock(&c->mu);
-        struct store_usage u = c->usage;
-        pthread_mutex_unlock(&c->mu);
         if (k >= 0) {
             json_object_set_new(o, "bytes", json_integer((json_int_t)u.bytes[k]));
             json_object_set_new(o, "files", json_integer((json_int_t)u.files[k]));
         }
         if (t->retain_count > 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int32_t d = tiers_oldest_kept(t, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+            int32_t d = tiers_oldest_kept(t, now);
             char ds[11];
             k_date_str(d, ds);
             json_object_set_new(o, "oldest_kept", json_string(ds));

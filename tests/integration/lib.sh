@@ -97,3 +97,24 @@ release() {
     exec 3>&-
     wait $hp || fail "holder: $(cat "$T/$1.out")"
 }
+
+# tiers_assembly BLOCKLOG2: $T/a.yaml with the tables of mnt-examples/tiers-s3.yaml and
+# two date tiers under $T: fast (kept 3 days, uncompressed) and slow ($T/slowdisk, kept
+# 7 days, zstd level 3 in blocks of 2^BLOCKLOG2) -- the tier migration tests' database.
+tiers_assembly() {
+    sed -n '1,/^bus:/p' mnt-examples/tiers-s3.yaml | sed '$d' >"$T/a.yaml"
+    cat >>"$T/a.yaml" <<EOF
+bus:
+  stream: {protocol: tp, nodes: ["localhost:5010"]}
+mounts:
+  rdb: {type: stream, baseURI: none, partition: none}
+  hdb: {type: local, baseURI: "file://$T/kdb/hdb", partition: date}
+elements:
+  sm:
+    source: stream
+    tiers:
+      - {name: stream, mount: rdb}
+      - {name: fast, mount: hdb, retain: {time: 3 days}}
+      - {name: slow, mount: hdb, store: "file://$T/slowdisk", retain: {time: 7 days}, compression: {algorithm: zstd, block: $1, level: 3}}
+EOF
+}

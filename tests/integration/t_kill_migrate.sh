@@ -24,21 +24,7 @@ start() {
 version() { "$SMCTL" store log --json "$S" | jq '[.[].version] | max // 0'; }
 days() { ls "$M/v$1\$/$2" 2>/dev/null | tr '\n' ' '; }
 
-sed -n '1,/^bus:/p' mnt-examples/tiers-s3.yaml | sed '$d' >"$T/a.yaml"
-cat >>"$T/a.yaml" <<EOF
-bus:
-  stream: {protocol: tp, nodes: ["localhost:5010"]}
-mounts:
-  rdb: {type: stream, baseURI: none, partition: none}
-  hdb: {type: local, baseURI: "file://$T/kdb/hdb", partition: date}
-elements:
-  sm:
-    source: stream
-    tiers:
-      - {name: stream, mount: rdb}
-      - {name: fast, mount: hdb, retain: {time: 3 days}}
-      - {name: slow, mount: hdb, store: "file://$T/slowdisk", retain: {time: 7 days}, compression: {algorithm: zstd, block: 12, level: 3}}
-EOF
+tiers_assembly 12
 "$SMCTL" gen-hdb "$S" --days 10 --rows 3000 --start 2024.01.01 >/dev/null || fail "gen-hdb"
 "$SMCTL" gen-hdb "$T/orig" --days 10 --rows 3000 --start 2024.01.01 >/dev/null || fail "gen-hdb orig"
 "$SMCTL" import -c "$T/a.yaml" --no-verify >/dev/null || fail "import"

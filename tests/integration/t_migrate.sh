@@ -59,25 +59,7 @@ check() {
     expect_eq "v$1: loader partitions" "$(echo "$out" | jq -r .partitions)" "$n"
 }
 
-sed -n '1,/^bus:/p' mnt-examples/tiers-s3.yaml | sed '$d' >"$T/a.yaml"
-cat >>"$T/a.yaml" <<EOF
-bus:
-  stream: {protocol: tp, nodes: ["localhost:5010"]}
-mounts:
-  rdb: {type: stream, baseURI: none, partition: none}
-  hdb: {type: local, baseURI: "file://$T/kdb/hdb", partition: date}
-elements:
-  sm:
-    source: stream
-    tiers:
-      - {name: stream, mount: rdb}
-      - {name: fast, mount: hdb, retain: {time: 3 days}}
-      - name: slow
-        mount: hdb
-        store: "file://$T/slowdisk"
-        retain: {time: 7 days}
-        compression: {algorithm: zstd, block: 17, level: 3}
-EOF
+tiers_assembly 17
 out=$("$SMCTL" config check "$T/a.yaml" 2>&1) || fail "the assembly does not load: $out"
 case "$out" in *"no effect"*) fail "retention is said to have no effect: $out" ;; esac
 "$SMCTL" gen-hdb "$T/kdb/hdb/data" --days 10 --rows 2000 --start 2024.01.01 >/dev/null || fail "gen-hdb"
