@@ -9,9 +9,10 @@ OPT      ?= -O2
 SAN      ?=
 CFLAGS_W := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wno-missing-field-initializers
-CPPFLAGS := -I. -MMD -MP
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+CPPFLAGS := -I. -MMD -MP $(XML_CFLAGS)
 ALLCFLAGS = $(CFLAGS_W) $(OPT) -g $(SAN) $(CPPFLAGS) $(CFLAGS)
-LDLIBS_CORE  := -lxxhash -lyaml -lz -llz4 -lzstd -lsnappy -lsystemd -lm
+LDLIBS_CORE  := -lxxhash -lxml2 -lcurl -lcrypto -lyaml -lz -llz4 -lzstd -lsnappy -lsystemd -lm
 LDLIBS_TOOLS := -ljansson
 LDLIBS_IPC   := -lcrypto -lmicrohttpd -lcurl
 FUSE_CFLAGS  := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
@@ -114,7 +115,7 @@ check: deps
 # Fuzz targets (clang + libFuzzer): build/fuzz/fuzz_*. `make fuzz-smoke` runs each on
 # the golden files and the seed corpus for a few seconds; run them longer by hand.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -I. $(XML_CFLAGS) -fsanitize=fuzzer,address,undefined
 # core/ and ipc/ compiled once for every target (instrumented, not linked with the
 # fuzzer's main), then archived: each target only compiles its own file.
 FUZZ_OBJ := $(CORE_SRC:%.c=build/fuzz/obj/%.o) $(IPC_SRC:%.c=build/fuzz/obj/%.o)
@@ -122,7 +123,7 @@ FUZZ_LIB := build/fuzz/libsmfsfuzz.a
 fuzz: $(FUZZ_BIN)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+	clang -std=c17 -D_GNU_SOURCE -g -O1 -I. $(XML_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 $(FUZZ_LIB): $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -8,7 +8,7 @@ set -eu
 PKGS="gcc make pkg-config clang libclang-rt-14-dev
       libfuse3-dev fuse3 libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev
       libcmocka-dev libmicrohttpd-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libxxhash-dev
-      libsystemd-dev groff-base man-db dpkg-dev fakeroot jq curl attr zstd"
+      libxml2-dev libsystemd-dev groff-base man-db dpkg-dev fakeroot jq curl attr zstd awscli"
 
 missing=""
 for p in $PKGS; do
@@ -33,7 +33,7 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# npm test peers (node-q), pinned by the lockfile. Reinstall only when the lockfile changed.
+# npm test peers (node-q, s3rver), pinned by the lockfile. Reinstall only when the lockfile changed.
 top=$(cd "$(dirname "$0")/.." && pwd)
 lock="$top/tests/package-lock.json"
 stamp="$top/tests/node_modules/.smfs-lock"

@@ -118,3 +118,28 @@ elements:
       - {name: slow, mount: hdb, store: "file://$T/slowdisk", retain: {time: 7 days}, compression: {algorithm: zstd, block: $1, level: 3}}
 EOF
 }
+
+# s3_start BUCKET...: s3rver (tests/node_modules, a real S3 API) on a free port with its
+# data under $T/s3d and BUCKETs made; sets s3p (its pid) and exports the AWS variables
+# smfs and awscli read. Node 20's OpenSSL needs the legacy provider for s3rver's
+# continuation tokens. awsq ARGS: Debian's aws CLI against it (the independent client).
+s3_start() {
+    _b=""
+    for _x in "$@"; do _b="$_b --configure-bucket $_x"; done
+    mkdir -p "$T/s3d"
+    # shellcheck disable=SC2086
+    NODE_OPTIONS=--openssl-legacy-provider tests/node_modules/.bin/s3rver -d "$T/s3d" -a 127.0.0.1 -p 0 $_b \
+        >"$T/s3rver.log" 2>&1 &
+    s3p=$!
+    _i=0
+    until grep -q "listening on" "$T/s3rver.log" 2>/dev/null; do
+        _i=$((_i + 1)); [ $_i -lt 200 ] || fail "s3rver did not start: $(tail -5 "$T/s3rver.log")"
+        kill -0 $s3p 2>/dev/null || fail "s3rver exited: $(tail -5 "$T/s3rver.log")"
+        sleep 0.1
+    done
+    s3port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$T/s3rver.log" | head -1)
+    export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$s3port" AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+    unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 2>/dev/null || true
+}
+awsq() { /usr/bin/aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
