@@ -114,8 +114,9 @@ json_t *ctl_migrate_run(struct control *c, json_t *body, struct commit_note **no
             (*note)->commit_s_ns = committed - start;
         ctl_note_usage(c);
         log_info("migrate: version %" PRIu64 ": %zu partitions moved, %zu deleted, %zu held; %" PRIu64 " files, %" PRIu64
-                 " bytes in, %" PRIu64 " out, %.3f s", sum.version, sum.moved, sum.deleted, sum.held, sum.files,
-                 sum.bytes_in, sum.bytes_out, (double)(committed - start) / 1e9);
+                 " bytes in, %" PRIu64 " out; %" PRIu64 " objects uploaded, %" PRIu64 " adopted, %" PRIu64
+                 " orphans removed; %.3f s", sum.version, sum.moved, sum.deleted, sum.held, sum.files, sum.bytes_in,
+                 sum.bytes_out, sum.s3_puts, sum.s3_adopted, sum.s3_removed, (double)(committed - start) / 1e9);
     }
     json_t *r = json_pack("{s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "ok", 1, "dry_run", o.dry_run,
                           "now_ns", (json_int_t)now, "version", (json_int_t)sum.version,
@@ -123,6 +124,9 @@ json_t *ctl_migrate_run(struct control *c, json_t *body, struct commit_note **no
                           "held", (json_int_t)sum.held, "files", (json_int_t)sum.files,
                           "bytes_in", (json_int_t)sum.bytes_in, "bytes_out", (json_int_t)sum.bytes_out,
                           "moves", moves_json(c->o.cfg, &sum), "diag", diag);
+    if (r) json_object_set_new(r, "s3", json_pack("{s:I,s:I,s:I}", "uploaded", (json_int_t)sum.s3_puts,
+                                                  "adopted", (json_int_t)sum.s3_adopted,
+                                                  "orphans_removed", (json_int_t)sum.s3_removed));
     pthread_mutex_lock(&c->mu);
     c->migrate.done++;
     c->migrate.error[0] = 0;
@@ -184,6 +188,11 @@ json_t *ctl_tiers_json(struct control *c, json_t *warnings)
         if (k >= 0) {
             json_object_set_new(o, "bytes", json_integer((json_int_t)u.bytes[k]));
             json_object_set_new(o, "files", json_integer((json_int_t)u.files[k]));
+        } else {
+            /* The object tier is the last (config refuses another after it): every
+             * remote entry is its. */
+            json_object_set_new(o, "bytes", json_integer((json_int_t)u.remote_bytes));
+            json_object_set_new(o, "files", json_integer((json_int_t)u.remote_files));
         }
         if (t->retain_count > 0) {
             int32_t d = tiers_oldest_kept(t, now);

@@ -278,15 +278,15 @@ static void check_tiers(struct cfg *c)
             E(c, dt[i]->store_pos, path, "object-storage tier '%s' must be the last tier (tier '%s' "
               "follows it)", dt[i]->name, dt[i + 1]->name);
     }
-    /* Retention into or within object storage: planned, held back, and said. */
+    /* Retention within object storage: the bucket's data is immutable here (as in
+     * Insights), so nothing is deleted from it; said rather than silently ignored. */
     for (size_t i = 0; i < nd; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s.retain", dt[i]->path);
-        bool s3 = dt[i]->store.kind >= CFG_URI_S3, next_s3 = i + 1 < nd && dt[i + 1]->store.kind >= CFG_URI_S3;
         if (!dt[i]->retain_count && !dt[i]->retain_size_pct) continue;
-        if (s3 || next_s3) {
-            W(c, dt[i]->retain_pos, path, "has no effect yet: partitions %s object storage are not %s by this build; "
-              "they stay %s", s3 ? "in" : "leaving for", s3 ? "deleted" : "uploaded", s3 ? "in the bucket" : "in this tier");
+        if (dt[i]->store.kind >= CFG_URI_S3) {
+            W(c, dt[i]->retain_pos, path, "has no effect: partitions in object storage are immutable and are not "
+              "deleted by this build; they stay in the bucket (a lifecycle rule of the bucket can expire them)");
             c->npending++;
         }
     }

@@ -68,6 +68,10 @@ struct s3_obj {
  * multipart one the MD5 of the parts' MD5s and "-<parts>". */
 void s3_etag(const struct s3 *s, const void *p, size_t n, char out[S3_ETAG_MAX]);
 
+/* ETAG is what S3 gives an upload of P[0..n): the form above, or the whole MD5 that
+ * some servers (s3rver among them) give a multipart object. */
+bool s3_etag_matches(const struct s3 *s, const void *p, size_t n, const char *etag);
+
 /* Store P[0..n) at KEY (replacing it), one request up to part_size, else multipart
  * (an upload that fails is aborted). ETAG (may be NULL) receives the verified ETag. */
 int s3_put(struct s3 *s, const char *key, const void *p, size_t n, char *etag, struct smfs_err *err)

@@ -575,6 +575,9 @@ static int usage_tree(struct store *s, uint64_t tid, unsigned depth, struct stor
         for (size_t i = 0; i < n; i++) {
             if (ents[i].kind == STORE_DIR) {
                 if ((rc = usage_tree(s, ents[i].id, depth + 1, u, err)) < 0) return rc;
+            } else if (ents[i].flags & STORE_F_REMOTE) {
+                u->remote_bytes += ents[i].size;
+                u->remote_files++;
             } else if (ents[i].tier < STORE_TIERS_MAX) {
                 u->bytes[ents[i].tier] += ents[i].size;
                 u->files[ents[i].tier]++;
@@ -595,6 +598,8 @@ int store_snap_usage(struct store *s, const struct store_snap *snap, struct stor
 int store_object_path(const struct store *s, const struct store_entry *e, char *buf,
                       size_t len, struct smfs_err *err)
 {
+    if (e->flags & STORE_F_REMOTE)
+        return err_set(err, -EREMOTE, "'%s' is in object storage: it has no local object", e->name);
     if (e->kind != STORE_FILE || e->tier >= s->ntiers)
         return err_set(err, -EINVAL, "'%s' is not a file of a known tier", e->name);
     char rel[32];
@@ -606,6 +611,8 @@ int store_object_path(const struct store *s, const struct store_entry *e, char *
 
 int store_object_open(const struct store *s, const struct store_entry *e, struct smfs_err *err)
 {
+    if (e->flags & STORE_F_REMOTE)
+        return err_set(err, -EREMOTE, "'%s' is in object storage: it has no local object", e->name);
     if (e->kind != STORE_FILE || e->tier >= s->ntiers)
         return err_set(err, -EINVAL, "'%s' is not a file of a known tier", e->name);
     char rel[32];

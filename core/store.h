@@ -44,7 +44,9 @@ struct store_tx;
 enum store_kind { STORE_FILE = 1, STORE_DIR = 2 };
 
 /* Entry flags. */
-#define STORE_F_NOSUM 0x01u   /* taken in without reading (import --no-verify): no checksum */
+#define STORE_F_NOSUM  0x01u  /* taken in without reading (import --no-verify): no checksum */
+#define STORE_F_REMOTE 0x02u  /* the bytes live in object storage (core/tiers says where); the
+                                 store keeps their size and checksum, never a local object */
 
 /* One name in a directory, copied out of the index (the caller owns it). */
 struct store_entry {
@@ -155,6 +157,7 @@ uint64_t store_snap_root(const struct store_snap *snap);   /* tree id of its roo
  * counts twice: this is what readers of the version see). The index alone is read. */
 struct store_usage {
     uint64_t bytes[STORE_TIERS_MAX], files[STORE_TIERS_MAX];
+    uint64_t remote_bytes, remote_files;   /* STORE_F_REMOTE entries */
 };
 int store_snap_usage(struct store *s, const struct store_snap *snap, struct store_usage *u,
                      struct smfs_err *err) __attribute__((warn_unused_result));
@@ -175,7 +178,8 @@ int store_dir_read(struct store *s, uint64_t dir, uint64_t start, struct store_e
                    size_t max, size_t *n, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
-/* The object file of a file entry: its path, and an O_RDONLY fd (caller closes). */
+/* The object file of a file entry: its path, and an O_RDONLY fd (caller closes).
+ * -EREMOTE for an entry whose bytes are in object storage. */
 int store_object_path(const struct store *s, const struct store_entry *e, char *buf,
                       size_t len, struct smfs_err *err) __attribute__((warn_unused_result));
 int store_object_open(const struct store *s, const struct store_entry *e,
@@ -207,6 +211,12 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
                       enum store_take how, bool verify, unsigned tier,
                       struct smfs_err *err) __attribute__((warn_unused_result));
 
+/* Name bytes that are in object storage: SIZE bytes hashing to SUM (XXH3-64), written
+ * and verified there by the caller before this; the entry gets a new id (an inode of
+ * its own) and STORE_F_REMOTE. Nothing is written to a tier. */
+int store_tx_put_remote(struct store_tx *tx, const char *path, uint64_t size, uint64_t sum,
+                        struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* Name an existing object again, e.g. a file of a kept version under a new path. */
 int store_tx_put_entry(struct store_tx *tx, const char *path, const struct store_entry *e,
                        struct smfs_err *err) __attribute__((warn_unused_result));
@@ -216,7 +226,8 @@ int store_tx_remove(struct store_tx *tx, const char *path, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
 /* Move every file at or under PATH to TIER: copy, check the copy's checksum, and
- * point the entries at it. The old copies go when no kept version needs them. */
+ * point the entries at it. The old copies go when no kept version needs them.
+ * -EREMOTE for a file in object storage (it has no local copy to move). */
 int store_tx_move(struct store_tx *tx, const char *path, unsigned tier, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
@@ -263,6 +274,7 @@ struct store_verify_report {
     uint32_t versions, trees;
     uint64_t objects, bytes;
     uint64_t unchecked;          /* STORE_F_NOSUM objects: present and sized only */
+    uint64_t remote;             /* STORE_F_REMOTE entries: in object storage, not read here */
     uint64_t problems;
 };
 

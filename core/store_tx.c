@@ -504,6 +504,16 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
     return set_file(tx, path, &e, err);
 }
 
+int store_tx_put_remote(struct store_tx *tx, const char *path, uint64_t size, uint64_t sum,
+                        struct smfs_err *err)
+{
+    /* An id of its own, never a file: vacuum's sweep finds nothing by it to remove,
+     * and the view gives it an inode no local object shares. */
+    struct tree_ent e = { .kind = STORE_FILE, .tier = 0, .flags = STORE_F_REMOTE, .id = tx->s->next_oid++,
+                          .size = size, .sum = sum, .mtime_ns = tx->now };
+    return set_file(tx, path, &e, err);
+}
+
 int store_tx_put_entry(struct store_tx *tx, const char *path, const struct store_entry *e,
                        struct smfs_err *err)
 {
@@ -562,6 +572,8 @@ int store_tx_lookup(struct store_tx *tx, const char *path, struct store_entry *o
 static int move_file(struct store_tx *tx, struct tree_ent *e, unsigned tier, struct smfs_err *err)
 {
     struct store *s = tx->s;
+    if (e->flags & STORE_F_REMOTE)
+        return err_set(err, -EREMOTE, "'%s' is in object storage: it has no local copy to move", e->name);
     if (e->tier == tier) return 0;
     char rel[32], tmp[48];
     object_rel(e->id, rel, sizeof rel);

@@ -10,6 +10,7 @@
  * version after; the source objects stay on disk until no kept version names them, so
  * a reader of the old version keeps its files. */
 #include "tiers.h"
+#include "tiers_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -110,19 +111,7 @@ int tiers_fs(const char *path, struct tier_fs *fs, struct smfs_err *err)
 
 /* ---- the plan ---------------------------------------------------------------------- */
 
-struct run {
-    struct store           *s;
-    struct store_snap      *snap;
-    struct store_tx        *tx;
-    const struct tiers_opts *o;
-    const struct cfg       *cfg;
-    struct tiers_summary   *sum;
-    size_t                  cap;           /* of sum->moves */
-    uint64_t                done, total;   /* files, for progress */
-};
-
-static void note(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct run *r, const char *fmt, ...)
+void tiers_note(struct run *r, const char *fmt, ...)
 {
     if (!r->o->note) return;
     char line[700];
@@ -133,16 +122,12 @@ static void note(struct run *r, const char *fmt, ...)
     r->o->note(r->o->arg, line);
 }
 
-static const char *tname(const struct run *r, int i)
+const char *tiers_name(const struct run *r, int i)
 {
     return i < (int)r->cfg->ndate ? r->cfg->date_tiers[i]->name : "(deleted)";
 }
 
-/* Every file under directory DIR (a tree id), depth first, with its path below BASE. */
-typedef int (*file_fn)(struct run *r, const char *path, const struct store_entry *e, void *arg,
-                       struct smfs_err *err);
-
-static int walk(struct run *r, uint64_t dir, const char *base, int depth, file_fn fn, void *arg,
+int tiers_walk(struct run *r, uint64_t dir, const char *base, int depth, file_fn fn, void *arg,
                 struct smfs_err *err)
 {
     if (depth > STORE_DEPTH_MAX) return err_set(err, -ELOOP, "'%s': deeper than %d levels", base, STORE_DEPTH_MAX);
@@ -160,7 +145,7 @@ static int walk(struct run *r, uint64_t dir, const char *base, int depth, file_f
                 rc = err_set(err, -ENAMETOOLONG, "'%s/%s': path too long", base, ents[i].name);
                 break;
             }
-            if (ents[i].kind == STORE_DIR) rc = walk(r, ents[i].id, path, depth + 1, fn, arg, err);
+            if (ents[i].kind == STORE_DIR) rc = tiers_walk(r, ents[i].id, path, depth + 1, fn, arg, err);
             else rc = fn(r, path, &ents[i], arg, err);
         }
         if (rc || n < CHUNK) break;
@@ -244,7 +229,7 @@ static int tier_dates(struct run *r, size_t i, struct tier_move **out, size_t *n
             char base[4096];
             rc = file_join(base, sizeof base, seg, ents[k].name) < 0
                  ? err_set(err, -ENAMETOOLONG, "segment '%s': path too long", seg)
-                 : walk(r, ents[k].id, base, 2, count_file, m, err);
+                 : tiers_walk(r, ents[k].id, base, 2, count_file, m, err);
         }
         if (rc || got < 64) break;
         at += got;
@@ -279,7 +264,7 @@ static int plan(struct run *r, struct smfs_err *err)
             else {
                 struct smfs_err fe;
                 if (tiers_fs(store_tier(r->s, (size_t)k)->path, &fs, &fe)) {
-                    note(r, "tier %s: its size is not known (%s): retain.sizePct is not applied", t->name, fe.msg);
+                    tiers_note(r, "tier %s: its size is not known (%s): retain.sizePct is not applied", t->name, fe.msg);
                     fs.known = false;
                 }
             }
@@ -294,14 +279,13 @@ static int plan(struct run *r, struct smfs_err *err)
                     d[j].why = TIER_SIZE;
                     over = d[j].bytes < over ? over - d[j].bytes : 0;
                 }
-                note(r, "tier %s: %" PRIu64 " of %" PRIu64 " bytes used, over its %d%%: the oldest partitions move on",
+                tiers_note(r, "tier %s: %" PRIu64 " of %" PRIu64 " bytes used, over its %d%%: the oldest partitions move on",
                      t->name, fs.used, fs.size, t->retain_size_pct);
             }
         }
         for (size_t j = 0; j < n && rc == 0; j++) {
             if (!d[j].why) continue;
             d[j].to = destination(r, (int)i, d[j].date);
-            d[j].held = d[j].to < (int)c->ndate && tiers_store_index(c, (size_t)d[j].to) < 0;
             rc = add_move(r, &d[j], err);
         }
         free(d);
@@ -352,6 +336,64 @@ static bool same_zip(const struct kdb_file *f, const struct kdb_zparams *zp)
     return zp && f->z.alg == zp->alg && f->z.level == zp->level && f->z.block_size == (1ull << zp->block_log2);
 }
 
+int tiers_bytes(struct run *r, const char *path, const char *to, const struct store_entry *e,
+                const struct kdb_zparams *zp, struct tier_bytes *b, struct smfs_err *err)
+{
+    memset(b, 0, sizeof *b);
+    buf_init(&b->z, BUF_MAX_DEFAULT);
+    b->as_is = true;
+    b->p = (const uint8_t *)"";
+    if (e->size == 0) return 0;
+    char obj[4200];
+    int rc = store_object_path(r->s, e, obj, sizeof obj, err);
+    if (rc) return rc;
+    rc = kdb_file_open(&b->f, obj, err);
+    if (rc) return err_wrap(err, "%s", path);
+    b->opened = true;
+    /* The source as the index recorded it: a damaged object is never carried on. */
+    if (!(e->flags & STORE_F_NOSUM) && (b->f.maplen != e->size || XXH3_64bits(b->f.map, b->f.maplen) != e->sum))
+        return err_set(err, -EIO, "'%s' (object %s) is damaged: its bytes do not match the index's checksum", path, obj);
+    b->p = b->f.map;
+    b->len = b->f.maplen;
+    const uint8_t *raw = NULL;
+    size_t rawlen = 0;
+    b->as_is = same_zip(&b->f, zp);
+    if (!b->as_is) {
+        rc = kdb_file_content(&b->f, &raw, &rawlen, err);
+        struct kdb_info info;
+        struct smfs_err pe;
+        /* Only kdb+ files are compressed: another file (a note someone left) stays readable. */
+        if (!rc && !b->f.compressed && kdb_probe(raw, rawlen, path, &info, &pe) < 0) b->as_is = true;
+    }
+    if (rc) return err_wrap(err, "%s", path);
+    if (b->as_is) return 0;
+    b->p = raw;
+    b->len = rawlen;
+    if (zp) {
+        uint64_t h = XXH3_64bits(raw, rawlen);
+        rc = kdb_zip(raw, rawlen, zp, &b->z, err);
+        /* Decompress what will be written and compare before anything names it. */
+        struct kdb_zinfo zi;
+        struct buf back;
+        buf_init(&back, BUF_MAX_DEFAULT);
+        if (!rc) rc = kdb_zip_info(b->z.p, b->z.len, to, &zi, err);
+        if (!rc) rc = kdb_unzip_blocks(b->z.p, b->z.len, &zi, 0, zi.nblocks, to, &back, err);
+        if (!rc && (back.len != rawlen || XXH3_64bits(back.p, back.len) != h))
+            rc = err_set(err, -EIO, "'%s': its compressed copy does not decompress to the source's bytes", path);
+        buf_release(&back);
+        b->p = b->z.p;
+        b->len = b->z.len;
+    }
+    return rc;
+}
+
+void tiers_bytes_release(struct tier_bytes *b)
+{
+    buf_release(&b->z);
+    if (b->opened) kdb_file_close(&b->f);
+    b->opened = false;
+}
+
 static int move_file(struct run *r, const char *path, const struct store_entry *e, void *arg,
                      struct smfs_err *err)
 {
@@ -361,59 +403,18 @@ static int move_file(struct run *r, const char *path, const struct store_entry *
     snprintf(to, sizeof to, "%s%s", d->to_base, path + fl);
     if (r->o->progress) r->o->progress(r->o->arg, to, r->done, r->total);
     r->done++;
-    if (e->size == 0) return copy_as_is(r, to, e, d->tier, err);
-    char obj[4200];
-    int rc = store_object_path(r->s, e, obj, sizeof obj, err);
-    if (rc) return rc;
-    struct kdb_file f;
-    rc = kdb_file_open(&f, obj, err);
-    if (rc) return err_wrap(err, "%s", path);
-    /* The source as the index recorded it: a damaged object is never carried on. */
-    if (!(e->flags & STORE_F_NOSUM) && (f.maplen != e->size || XXH3_64bits(f.map, f.maplen) != e->sum)) {
-        kdb_file_close(&f);
-        return err_set(err, -EIO, "'%s' (object %s) is damaged: its bytes do not match the index's checksum", path, obj);
-    }
-    const uint8_t *raw = NULL;
-    size_t rawlen = 0;
-    bool as_is = same_zip(&f, d->zp);
-    if (!as_is) {
-        rc = kdb_file_content(&f, &raw, &rawlen, err);
-        struct kdb_info info;
-        struct smfs_err pe;
-        /* Only kdb+ files are compressed: another file (a note someone left) stays readable. */
-        if (!rc && !f.compressed && kdb_probe(raw, rawlen, path, &info, &pe) < 0) as_is = true;
-    }
-    if (rc || as_is) {
-        kdb_file_close(&f);
-        if (rc) return err_wrap(err, "%s", path);
+    struct tier_bytes b;
+    int rc = tiers_bytes(r, path, to, e, d->zp, &b, err);
+    if (!rc && b.as_is) {
         d->m->bytes_out += e->size;
-        return copy_as_is(r, to, e, d->tier, err);
+        rc = copy_as_is(r, to, e, d->tier, err);
+    } else if (!rc) {
+        if (fault_hit("tiers.file")) rc = err_set(err, -EIO, "injected fault at tiers.file");
+        if (!rc) rc = store_tx_put_bytes(r->tx, to, b.p, b.len, d->tier, err);
+        if (!rc) rc = read_back(r, to, err);
+        if (!rc) d->m->bytes_out += b.len;
     }
-    struct buf z;
-    buf_init(&z, BUF_MAX_DEFAULT);
-    const void *out = raw;
-    size_t outlen = rawlen;
-    if (d->zp) {
-        uint64_t h = XXH3_64bits(raw, rawlen);
-        rc = kdb_zip(raw, rawlen, d->zp, &z, err);
-        /* Decompress what will be written and compare before anything names it. */
-        struct kdb_zinfo zi;
-        struct buf back;
-        buf_init(&back, BUF_MAX_DEFAULT);
-        if (!rc) rc = kdb_zip_info(z.p, z.len, to, &zi, err);
-        if (!rc) rc = kdb_unzip_blocks(z.p, z.len, &zi, 0, zi.nblocks, to, &back, err);
-        if (!rc && (back.len != rawlen || XXH3_64bits(back.p, back.len) != h))
-            rc = err_set(err, -EIO, "'%s': its compressed copy does not decompress to the source's bytes", path);
-        buf_release(&back);
-        out = z.p;
-        outlen = z.len;
-    }
-    if (!rc && fault_hit("tiers.file")) rc = err_set(err, -EIO, "injected fault at tiers.file");
-    if (!rc) rc = store_tx_put_bytes(r->tx, to, out, outlen, d->tier, err);
-    if (!rc) rc = read_back(r, to, err);
-    if (!rc) d->m->bytes_out += outlen;
-    buf_release(&z);
-    kdb_file_close(&f);
+    tiers_bytes_release(&b);
     return rc;
 }
 
@@ -425,7 +426,9 @@ static int carry_out(struct run *r, struct tier_move *m, struct smfs_err *err)
     if (file_join(from, sizeof from, c->date_tiers[m->from]->segment, ds) < 0)
         return err_set(err, -ENAMETOOLONG, "segment '%s': path too long", c->date_tiers[m->from]->segment);
     int rc = 0;
-    if (m->to < (int)c->ndate) {
+    if (m->to < (int)c->ndate && tiers_store_index(c, (size_t)m->to) < 0) {
+        rc = tiers_s3_carry(r, m, err);
+    } else if (m->to < (int)c->ndate) {
         const struct cfg_tier *t = c->date_tiers[m->to];
         if (file_join(to, sizeof to, t->segment, ds) < 0)
             return err_set(err, -ENAMETOOLONG, "segment '%s': path too long", t->segment);
@@ -433,17 +436,17 @@ static int carry_out(struct run *r, struct tier_move *m, struct smfs_err *err)
         /* Import refuses a date in two tiers; should one be there anyway, the copy that
          * moves replaces it rather than leaving kdb+ the date twice. */
         if (store_tx_lookup(r->tx, to, &e, err) == 0) {
-            note(r, "%s: tier %s holds it too; the copy from %s replaces it", ds, t->name, tname(r, m->from));
+            tiers_note(r, "%s: tier %s holds it too; the copy from %s replaces it", ds, t->name, tiers_name(r, m->from));
             rc = store_tx_remove(r->tx, to, err);
         }
         struct store_entry src;
         if (!rc) rc = store_lookup(r->snap, from, &src, err);
         struct dest d = {.from_base = from, .to_base = to, .tier = (unsigned)tiers_store_index(c, (size_t)m->to),
                          .zp = tiers_zip(t), .m = m};
-        if (!rc) rc = walk(r, src.id, from, 2, move_file, &d, err);
+        if (!rc) rc = tiers_walk(r, src.id, from, 2, move_file, &d, err);
     }
     if (!rc) rc = store_tx_remove(r->tx, from, err);
-    if (rc) return err_wrap(err, "%s %s → %s", ds, tname(r, m->from), tname(r, m->to));
+    if (rc) return err_wrap(err, "%s %s → %s", ds, tiers_name(r, m->from), tiers_name(r, m->to));
     return 0;
 }
 
@@ -487,15 +490,12 @@ int tiers_migrate(struct store *s, const struct tiers_opts *o, struct tiers_summ
     if (!store_current(s)) goto done;   /* an empty store: nothing ages */
     rc = store_snap_get(s, 0, &r.snap, err);
     if (!rc) rc = plan(&r, err);
+    /* Object storage is asked before anything moves: what it cannot take now stays. */
+    if (!rc) rc = tiers_s3_prepare(&r, err);
     for (size_t i = 0; !rc && i < sum->nmoves; i++) {
         struct tier_move *m = &sum->moves[i];
         if (m->held) {
-            char ds[11];
-            k_date_str(m->date, ds);
             sum->held++;
-            note(&r, "%s: past the retention of tier %s and of every local tier after it, but tier %s is object "
-                 "storage, which this build does not write to: it stays in %s", ds, tname(&r, m->from),
-                 tname(&r, m->to), tname(&r, m->from));
             continue;
         }
         if (m->to < (int)c->ndate) {
@@ -528,7 +528,10 @@ int tiers_migrate(struct store *s, const struct tiers_opts *o, struct tiers_summ
         r.tx = NULL;
         rc = store_tx_commit(tx, &sum->version, err);
     }
+    /* Only a durable commit lets the upload markers go (tiers_s3.c, step 5). */
+    tiers_s3_finish(&r, rc == 0);
 done:
+    tiers_s3_finish(&r, false);
     if (r.snap) store_snap_put(r.snap);
     if (r.tx) store_tx_abort(r.tx);
     return rc;

@@ -7,7 +7,9 @@
  * "migrate"), so readers see every partition in exactly one tier, before or after.
  *
  * Store tier k is the k-th local date tier of the assembly (the one with a segment);
- * an object-storage tier has no store tier here.
+ * an object-storage tier has no store tier: its partitions are uploaded (tiers_s3.c,
+ * which says in what order and why) and named in the tree under .smfs/s3/<tier>. Its
+ * data is immutable: the writedown refuses rows for a date it holds.
  *
  * Owns:    nothing beyond the call.
  * Never:   changes the database but through one store transaction (a crash leaves the
@@ -25,6 +27,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "s3.h"
 #include "store.h"
 
 /* Store tier of date tier I (cfg->date_tiers[I]); -1 if it is not a local tier. */
@@ -32,6 +35,14 @@ int tiers_store_index(const struct cfg *c, size_t i);
 
 /* The K-th local date tier (store tier K); NULL past the last. */
 const struct cfg_tier *tiers_local(const struct cfg *c, unsigned k);
+
+/* The store tree's directory naming object-storage tier T's partitions:
+ * ".smfs/s3/<name>" (hidden from the view; kdb+ reads the bucket through par.txt's
+ * s3:// line). -ENAMETOOLONG if it does not fit N. */
+int tiers_s3_dir(const struct cfg_tier *t, char *out, size_t n);
+
+/* Date D is in object-storage tier T in SNAP (its data there is immutable). */
+bool tiers_in_object_tier(struct store_snap *snap, const struct cfg_tier *t, int32_t d);
 
 /* How tier T compresses what it is given; NULL: stored uncompressed (T may be NULL). */
 const struct kdb_zparams *tiers_zip(const struct cfg_tier *t);
@@ -57,8 +68,9 @@ struct tier_move {
     int32_t       date;
     int           from, to;      /* date tier indexes; to == ndate: deleted */
     enum tier_why why;
-    bool          held;          /* its destination is object storage, which this build does
-                                    not write to: it stays where it is (said in a note) */
+    bool          held;          /* it stays where it is, said in a note: its destination is
+                                    object storage that cannot be written now (no
+                                    credentials, unreachable) or already holds that date */
     uint64_t      files, bytes;  /* in its tier now */
     uint64_t      bytes_out;     /* once written in the destination (after the run) */
 };
@@ -69,6 +81,7 @@ struct tiers_opts {
     bool     dry_run;            /* plan only */
     /* The filesystem of each store tier (by store tier index); NULL: measured. */
     const struct tier_fs *fs;
+    const struct s3_conf *s3;    /* object storage; NULL: from the AWS variables (s3_conf_env) */
     void   (*note)(void *arg, const char *line);
     void   (*progress)(void *arg, const char *current, uint64_t done, uint64_t total);
     void    *arg;
@@ -80,6 +93,9 @@ struct tiers_summary {
     size_t            nmoves;
     size_t            moved, deleted, held;
     uint64_t          files, bytes_in, bytes_out;
+    uint64_t          s3_puts;      /* objects uploaded */
+    uint64_t          s3_adopted;   /* objects an unfinished run had uploaded, found intact */
+    uint64_t          s3_removed;   /* objects an unfinished run left and no version names */
 };
 
 /* Plan, and unless dry_run, carry out as one commit, every move retention asks for in

@@ -220,6 +220,25 @@ static int col_index(const struct cfg_table *t, const char *name)
     return -1;
 }
 
+static bool has_date(const int32_t *v, size_t n, int32_t d)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == d) return true;
+    return false;
+}
+
+/* Date D is in an object-storage tier of the version written on (*TIER: its name). */
+static bool in_object_storage(struct wd *w, int32_t d, const char **tier)
+{
+    const struct cfg *c = w->o->cfg;
+    for (size_t i = 0; w->snap && i < c->ndate; i++)
+        if (tiers_in_object_tier(w->snap, c->date_tiers[i], d)) {
+            *tier = c->date_tiers[i]->name;
+            return true;
+        }
+    return false;
+}
+
 /* Where date D lives now (its segment and tier), or the first date tier. */
 static int locate(struct wd *w, int32_t d, const char *table, struct part *p, struct smfs_err *err)
 {
@@ -279,7 +298,10 @@ static int split_dates(struct wd *w, size_t ti, int32_t **dates_out, size_t *nda
     size_t nd = 0, cap = 0;
     uint32_t *which = malloc((n ? n : 1) * sizeof *which);
     if (!which) return err_set(err, -ENOMEM, "out of memory");
-    uint64_t refused = 0, nulls = 0;
+    uint64_t refused = 0, nulls = 0, inobj = 0;
+    int32_t *objdates = NULL;
+    size_t nobj = 0, objcap = 0;
+    const char *objtier = NULL;
     for (uint64_t r = 0; r < n; r++) {
         if (ts[r] == KNULL_J) {
             which[r] = UINT32_MAX;
@@ -295,6 +317,27 @@ static int split_dates(struct wd *w, size_t ti, int32_t **dates_out, size_t *nda
         }
         size_t k = 0;
         while (k < nd && dates[k] != d) k++;
+        if (k == nd && in_object_storage(w, d, &objtier)) {
+            /* Object storage is immutable (as in Insights): a date that went there
+             * takes no more rows. Remembered, so the next row of it is refused fast. */
+            if (nobj == objcap) {
+                objcap = objcap ? objcap * 2 : 4;
+                int32_t *nx = realloc(objdates, objcap * sizeof *nx);
+                if (!nx) {
+                    free(objdates);
+                    free(dates);
+                    free(which);
+                    return err_set(err, -ENOMEM, "out of memory");
+                }
+                objdates = nx;
+            }
+            objdates[nobj++] = d;
+        }
+        if (k == nd && has_date(objdates, nobj, d)) {
+            which[r] = UINT32_MAX;
+            inobj++;
+            continue;
+        }
         if (k == nd) {
             if (nd == cap) {
                 cap = cap ? cap * 2 : 8;
@@ -318,7 +361,14 @@ static int split_dates(struct wd *w, size_t ti, int32_t **dates_out, size_t *nda
         note(w, "table %s: %" PRIu64 " rows dated before %s, older than every local tier keeps: refused", t->name, refused,
              ds);
     }
-    w->sum->refused_rows += refused + nulls;
+    if (inobj) {
+        char ds[11];
+        k_date_str(objdates[0], ds);
+        note(w, "table %s: %" PRIu64 " rows for %zu date%s (%s%s) in object-storage tier %s, whose partitions are "
+             "immutable: refused", t->name, inobj, nobj, nobj == 1 ? "" : "s", ds, nobj > 1 ? ", …" : "", objtier);
+    }
+    free(objdates);
+    w->sum->refused_rows += refused + nulls + inobj;
     int rc = 0;
     for (size_t k = 0; k < nd && !rc; k++) {
         struct part *p = add_part(w);

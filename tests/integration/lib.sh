@@ -100,7 +100,8 @@ release() {
 
 # tiers_assembly BLOCKLOG2: $T/a.yaml with the tables of mnt-examples/tiers-s3.yaml and
 # two date tiers under $T: fast (kept 3 days, uncompressed) and slow ($T/slowdisk, kept
-# 7 days, zstd level 3 in blocks of 2^BLOCKLOG2) -- the tier migration tests' database.
+# $SLOW_DAYS (7) days, zstd level 3 in blocks of 2^BLOCKLOG2) -- the tier migration
+# tests' database; with S3_TIER=s3://bucket/prefix a third, s3 (lz4hc level 4), after them.
 tiers_assembly() {
     sed -n '1,/^bus:/p' mnt-examples/tiers-s3.yaml | sed '$d' >"$T/a.yaml"
     cat >>"$T/a.yaml" <<EOF
@@ -115,8 +116,9 @@ elements:
     tiers:
       - {name: stream, mount: rdb}
       - {name: fast, mount: hdb, retain: {time: 3 days}}
-      - {name: slow, mount: hdb, store: "file://$T/slowdisk", retain: {time: 7 days}, compression: {algorithm: zstd, block: $1, level: 3}}
+      - {name: slow, mount: hdb, store: "file://$T/slowdisk", retain: {time: ${SLOW_DAYS:-7} days}, compression: {algorithm: zstd, block: $1, level: 3}}
 EOF
+    [ -z "${S3_TIER:-}" ] || echo "      - {name: s3, mount: hdb, store: \"$S3_TIER\", compression: {algorithm: lz4hc, block: $1, level: 4}}" >>"$T/a.yaml"
 }
 
 # s3_start BUCKET...: s3rver (tests/node_modules, a real S3 API) on a free port with its
