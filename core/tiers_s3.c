@@ -234,11 +234,12 @@ static int recover(struct run *r, struct tiers_s3 *x, struct smfs_err *err)
 int tiers_s3_prepare(struct run *r, struct smfs_err *err)
 {
     const struct cfg *c = r->cfg;
-    int to = -1;
+    /* The object tier is the last date tier, if any (config refuses one elsewhere). */
+    const struct cfg_tier *t = c->ndate ? c->date_tiers[c->ndate - 1] : NULL;
+    if (!t || t->segment || t->store.kind != CFG_URI_S3) return 0;
+    bool moves = false;
     for (size_t i = 0; i < r->sum->nmoves; i++)
-        if (remote_move(r, &r->sum->moves[i])) to = r->sum->moves[i].to;
-    if (to < 0) return 0;
-    const struct cfg_tier *t = c->date_tiers[to];
+        if (remote_move(r, &r->sum->moves[i])) moves = true;
     struct s3_conf conf;
     struct smfs_err ce;
     if (r->o->s3) conf = *r->o->s3;
@@ -246,7 +247,9 @@ int tiers_s3_prepare(struct run *r, struct smfs_err *err)
         hold_all(r, ce.msg);
         return 0;
     }
-    if (r->o->dry_run) return 0;   /* a plan: nothing is asked of the bucket */
+    /* A plan asks nothing of the bucket. Without moves the bucket is still visited
+     * (one listing) so that a marker a killed run left after its commit goes. */
+    if (r->o->dry_run) return 0;
     struct tiers_s3 *x = calloc(1, sizeof *x);
     if (!x) return err_set(err, -ENOMEM, "out of memory");
     x->t = t;
@@ -264,7 +267,8 @@ int tiers_s3_prepare(struct run *r, struct smfs_err *err)
     if (recover(r, x, &ce)) {
         /* Unreachable, or refused: nothing is uploaded this run; the local moves go on. */
         close_s3(r);
-        hold_all(r, ce.msg);
+        if (moves) hold_all(r, ce.msg);
+        else tiers_note(r, "tier %s (%s): %s (nothing was due for it)", t->name, bucket_url(t), ce.msg);
         return 0;
     }
     /* A date whose prefix holds objects without a marker of ours was put there by

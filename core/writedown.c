@@ -317,7 +317,7 @@ static int split_dates(struct wd *w, size_t ti, int32_t **dates_out, size_t *nda
         }
         size_t k = 0;
         while (k < nd && dates[k] != d) k++;
-        if (k == nd && in_object_storage(w, d, &objtier)) {
+        if (k == nd && !has_date(objdates, nobj, d) && in_object_storage(w, d, &objtier)) {
             /* Object storage is immutable (as in Insights): a date that went there
              * takes no more rows. Remembered, so the next row of it is refused fast. */
             if (nobj == objcap) {

@@ -250,6 +250,10 @@ static void print_migrate(json_t *r)
                I(r, "bytes_in"), I(r, "bytes_out"));
     else
         printf("migrate: nothing past its tier's retention%s\n", I(r, "held") ? " but the partitions held" : "");
+    json_t *o = json_object_get(r, "s3");
+    if (I(o, "uploaded") || I(o, "adopted") || I(o, "orphans_removed"))
+        printf("object storage: %lld objects uploaded, %lld adopted from an unfinished run, %lld it left removed\n",
+               I(o, "uploaded"), I(o, "adopted"), I(o, "orphans_removed"));
 }
 
 int smctl_daemon(int argc, char **argv)

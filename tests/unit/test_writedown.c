@@ -274,6 +274,54 @@ static void a_day_and_its_late_rows(void **state)
     cfg_free(cfg);
 }
 
+/* A date in the object-storage tier is immutable: rows for it are refused and counted,
+ * the others written; its entries have no local object, and verify counts them apart. */
+static void rows_for_a_day_in_object_storage_are_refused(void **state)
+{
+    (void)state;
+    char base[4200], sd[4300];
+    snprintf(base, sizeof base, "%s/wd%d", test_tmpdir(), seq++);
+    struct cfg *cfg = cfg_at(base, "}\n      - {name: s3, mount: hdb, store: \"s3://bkt/db\"");
+    struct store *s;
+    struct smfs_err err;
+    assert_int_equal(import_store_open(cfg, true, &s, NULL, &err), 0);
+    int32_t d1;
+    assert_true(k_parse_date("2026.02.18", &d1));
+    /* The day before is in the bucket (as a migration leaves it). */
+    struct store_tx *tx;
+    assert_int_equal(store_tx_begin(s, &tx, &err), 0);
+    assert_int_equal(store_tx_put_remote(tx, ".smfs/s3/s3/2026.02.17/trade/price", 816, 42, &err), 0);
+    uint64_t v;
+    assert_int_equal(store_tx_commit(tx, &v, &err), 0);
+    int32_t days[60];
+    int64_t ids[60];
+    for (int i = 0; i < 60; i++) {
+        days[i] = i < 45 ? d1 : d1 - 1;
+        ids[i] = i;
+    }
+    snprintf(sd, sizeof sd, "%s/spill", base);
+    struct spill *sp = spill_with(sd, cfg, days, ids, 60, 0, d1);
+    struct wd_opts o = {.cfg = cfg, .date = d1, .id = "spill:/logs/sym", .oldest = INT32_MIN, .note = note_print};
+    struct wd_summary sum;
+    if (writedown_eod(s, sp, &o, &sum, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(sum.refused_rows, 15);
+    struct store_snap *snap;
+    assert_int_equal(store_snap_get(s, 0, &snap, &err), 0);
+    expect_trade(s, snap, d1, ids, 45);
+    struct store_entry e;
+    assert_int_equal(store_lookup(snap, "hdb/2026.02.17", &e, &err), -ENOENT);
+    assert_int_equal(store_lookup(snap, ".smfs/s3/s3/2026.02.17/trade/price", &e, &err), 0);
+    assert_true(e.flags & STORE_F_REMOTE);
+    assert_int_equal(store_object_open(s, &e, &err), -EREMOTE);
+    store_snap_put(snap);
+    struct store_verify_report rep;
+    assert_int_equal(store_verify(s, NULL, NULL, &rep, &err), 0);
+    assert_int_equal(rep.remote, 1);
+    spill_close(sp);
+    store_close(s);
+    cfg_free(cfg);
+}
+
 /* A failure injected at each step (ours and the store's): the version stays, and the
  * spill is written whole by the next try. */
 static void a_failure_anywhere_changes_nothing(void **state)
@@ -496,6 +544,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_day_and_its_late_rows),
+        cmocka_unit_test(rows_for_a_day_in_object_storage_are_refused),
         cmocka_unit_test(a_failure_anywhere_changes_nothing),
         cmocka_unit_test(killed_at_every_step_the_day_is_written_once),
         cmocka_unit_test(intervals_then_the_day),
