@@ -67,6 +67,7 @@ struct imp {
     struct import_summary *sum;
     struct import_progress pr;
     int64_t      t0;
+    struct s3_import *s3;              /* partitions the object tier already holds */
 };
 
 #define say(im, ...) import_say((im)->o->diag, (im)->o->arg, __VA_ARGS__)
@@ -381,6 +382,8 @@ static int take_root(struct imp *im, struct store_tx *tx, const struct scan *sc,
         PJOIN(src, im->src[0], sc->roots[i].name);
         rc = take_table(im, tx, &sc->roots[i], src, sc->roots[i].name, 0, err);
     }
+    /* With the root: a resumed import finds them named once the first batch is in. */
+    if (rc == 0) rc = s3_import_take(im->s3, tx, err);
     return rc;
 }
 
@@ -707,10 +710,7 @@ static void plan(struct imp *im, const struct scan *sc, size_t todo)
                 n ? " " : "", n ? lo : "", n ? ".." : "", n ? hi : "", (double)bytes / 1e6, im->src[i],
                 sc->src[i].copy ? " (another filesystem: copied, the original is kept)" : " (moved in place)");
     }
-    for (size_t i = 0; i < im->cfg->ndate; i++)
-        if (!im->cfg->date_tiers[i]->segment)
-            say(im, "  tier %s: object storage %s (listed in par.txt, not imported)",
-                im->cfg->date_tiers[i]->name, im->cfg->date_tiers[i]->store.text);
+    s3_import_describe(im->s3, im->o->diag, im->o->arg);
     size_t fills = 0;
     for (size_t j = 0; j < sc->nparts; j++)
         for (size_t k = 0; k < sc->parts[j].ntabs; k++) fills += sc->parts[j].tabs[k].fill;
@@ -860,6 +860,13 @@ int import_run(const struct import_opts *o, struct import_summary *sum, struct s
     rc = scan_run(&sc, err);
     if (done) store_snap_put(done);
     sc.done_in = NULL;
+    /* The object tier's partitions, checked with the rest (a resumed import named them
+     * in its first commit). */
+    if ((rc == 0 || rc == -EINVAL) && !(im.s && store_current(im.s))) {
+        int r2 = s3_import_scan(&sc, o->s3, o->diag, o->arg, &im.s3, err);
+        if (r2 < 0) rc = r2;
+        else if (sc.ndiags) rc = -EINVAL;
+    }
     if (rc == -EINVAL) {
         size_t n = scan_report(&sc, o->diag, o->arg);
         rc = err_set(err, -EINVAL, "the database at '%s' does not match the assembly '%s' (%zu problem%s): "
@@ -909,6 +916,7 @@ int import_run(const struct import_opts *o, struct import_summary *sum, struct s
     sum->version = store_current(im.s);
     for (size_t i = 0; i < sc.nparts; i++) sum->partitions += !sc.parts[i].done;
     sum->bytes = sc.bytes;
+    sum->s3_partitions = s3_import_parts(im.s3);
     goto out;
 fail:
     {
@@ -926,6 +934,7 @@ fail:
 out:
     sum->elapsed_ns = import_now_ns() - im.t0;
     scan_free(&sc);
+    s3_import_free(im.s3);
     imp_free(&im);
     return rc;
 }

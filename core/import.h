@@ -38,6 +38,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "s3.h"
 #include "store.h"
 
 #define IMPORT_JOURNAL      "import.journal"
@@ -63,6 +64,7 @@ struct import_opts {
     unsigned    batch;                  /* partitions per commit; 0: IMPORT_BATCH */
     bool        no_sync;                /* skip fsync/syncfs: for tests and benchmarks that
                                            kill processes but never lose power */
+    const struct s3_conf *s3;           /* the object tier's S3; NULL: the AWS variables */
     void      (*diag)(void *arg, const char *line);    /* problems and the plan */
     void      (*progress)(void *arg, const struct import_progress *p);
     void       *arg;
@@ -73,6 +75,7 @@ struct import_summary {
     bool     copied;                    /* some source was on another filesystem */
     uint64_t partitions, tables, files, bytes;
     uint64_t filled;                    /* empty tables written for --fill-missing */
+    uint64_t s3_partitions;             /* found in the object tier, checked and named */
     uint64_t versions;                  /* commits made by this run */
     uint64_t version;                   /* the store's version at the end */
     int64_t  elapsed_ns;

@@ -96,6 +96,15 @@ struct scan {
  * be imported, -EINVAL when it has problems (then report them with scan_report), or
  * another -errno when a source cannot be read at all. */
 int  scan_run(struct scan *sc, struct smfs_err *err) __attribute__((warn_unused_result));
+/* Record a problem of partition PART (NULL: the root); the same message for many
+ * partitions is reported once, listing them. */
+void scan_diag(struct scan *sc, const char *part, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* LIST joined with ',' into OUT (cut to fit). */
+const char *scan_join(char *const *list, size_t n, char *out, size_t len);
+/* Whether a file of IN's kind may hold column C; the kind in the schema's words. */
+bool scan_type_ok(const struct cfg_column *c, const struct kdb_info *in);
+const char *scan_type_found(const struct kdb_info *in);
+
 /* Pass every problem, one line each, to FN. Returns how many. */
 size_t scan_report(struct scan *sc, void (*fn)(void *, const char *), void *arg);
 void scan_free(struct scan *sc);
@@ -133,6 +142,22 @@ void import_say(void (*fn)(void *, const char *), void *arg, const char *fmt, ..
  * COPIES (an ingest consumes its staging tree whole). */
 int  import_clean(struct store *s, struct store_snap *snap, const char *src, const char *rel,
                   bool copies, struct smfs_err *err) __attribute__((warn_unused_result));
+
+/* ---- object storage (import_s3.c) ---- */
+struct s3_conf;
+struct s3_import;
+/* The object-storage tier's partitions, listed and checked against the assembly by
+ * ranged reads; problems (overlaps with SC's partitions on disk among them) go into SC.
+ * *OUT is NULL when the assembly has no object tier or there are no credentials (then
+ * said through SAY). CONF NULL: from the AWS variables. */
+int  s3_import_scan(struct scan *sc, const struct s3_conf *conf, void (*say)(void *, const char *), void *arg,
+                    struct s3_import **out, struct smfs_err *err) __attribute__((warn_unused_result));
+void s3_import_describe(const struct s3_import *x, void (*say)(void *, const char *), void *arg);
+/* Name every object of those partitions in TX (under .smfs/s3/<tier>). */
+int  s3_import_take(const struct s3_import *x, struct store_tx *tx, struct smfs_err *err)
+        __attribute__((warn_unused_result));
+uint64_t s3_import_parts(const struct s3_import *x);
+void s3_import_free(struct s3_import *x);
 
 /* Remove DIR and the directories under it that are left empty; others stay. */
 void import_prune(const char *dir);

@@ -94,9 +94,7 @@ static void note(struct scan *sc, struct strv *v, const char *str)
 /* Record a problem. PART (may be NULL) is the partition it was seen in; the same text
  * seen in other partitions joins the same line. A problem that cannot be recorded
  * (out of memory; fault point "scan.diag" in tests) sets sc->oom, as note() does. */
-static void diag(struct scan *sc, const char *part, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void diag(struct scan *sc, const char *part, const char *fmt, ...)
+void scan_diag(struct scan *sc, const char *part, const char *fmt, ...)
 {
     char key[1024];
     va_list ap;
@@ -152,7 +150,7 @@ size_t scan_report(struct scan *sc, void (*fn)(void *, const char *), void *arg)
 }
 
 /* "a,b,c" of LIST[0..n) into OUT (truncated to fit). */
-static const char *join(char *const *list, size_t n, char *out, size_t len)
+const char *scan_join(char *const *list, size_t n, char *out, size_t len)
 {
     size_t o = 0;
     out[0] = 0;
@@ -197,7 +195,7 @@ static bool other_partition(const char *s)
 
 static bool is_nested(const struct cfg_column *c) { return c->type == 0 || c->vector; }
 
-static bool type_ok(const struct cfg_column *c, const struct kdb_info *in)
+bool scan_type_ok(const struct cfg_column *c, const struct kdb_info *in)
 {
     if (is_nested(c))
         return in->fmt == KDB_FMT_ANYMAP || (in->fmt == KDB_FMT_OBJECT && in->type == 0);
@@ -205,7 +203,7 @@ static bool type_ok(const struct cfg_column *c, const struct kdb_info *in)
     return in->fmt == KDB_FMT_VECTOR && in->type == c->type;
 }
 
-static const char *found_type(const struct kdb_info *in)
+const char *scan_type_found(const struct kdb_info *in)
 {
     switch (in->fmt) {
     case KDB_FMT_ENUM: case KDB_FMT_ENUM32: return "symbol";
@@ -251,7 +249,7 @@ static void check_prtn(struct scan *sc, const char *part, int32_t day, const cha
         const uint8_t *p;
         size_t len;
         if (kdb_file_content(f, &p, &len, &e) < 0) {
-            diag(sc, part, "Cannot read: table=%s file=%s: %s", table, col, e.msg);
+            scan_diag(sc, part, "Cannot read: table=%s file=%s: %s", table, col, e.msg);
             return;
         }
         const uint8_t *v = p + in->data_off;
@@ -262,7 +260,7 @@ static void check_prtn(struct scan *sc, const char *part, int32_t day, const cha
     } else {
         struct k *h = NULL;
         if (kdb_file_head(f, in, 1, &h, &e) < 0) {
-            diag(sc, part, "Cannot read: table=%s file=%s: %s", table, col, e.msg);
+            scan_diag(sc, part, "Cannot read: table=%s file=%s: %s", table, col, e.msg);
             return;
         }
         int64_t x = ((const int64_t *)h->u.v)[0];
@@ -271,7 +269,7 @@ static void check_prtn(struct scan *sc, const char *part, int32_t day, const cha
     }
     if (bad) {
         char ts[64];
-        diag(sc, part, "The partition column has values outside the partition date: table=%s column=%s "
+        scan_diag(sc, part, "The partition column has values outside the partition date: table=%s column=%s "
              "rows=%lld first=row %lld (%s)", table, col, (long long)bad,
              (long long)first, ts_text(firstv, ts, sizeof ts));
     }
@@ -294,12 +292,12 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
 
     /* .d: the column order kdb+ loads. */
     if (!strv_has(&names, ".d")) {
-        diag(sc, lbl, "The table has no .d file: table=%s", t->name);
+        scan_diag(sc, lbl, "The table has no .d file: table=%s", t->name);
     } else {
         struct smfs_err e;
         snprintf(path, sizeof path, "%s/.d", dir);
         if (kdb_load(path, &d, &e) < 0 || d->t != KT_SYM) {
-            diag(sc, lbl, "Cannot read: table=%s file=.d: %s", t->name,
+            scan_diag(sc, lbl, "Cannot read: table=%s file=.d: %s", t->name,
                  d ? "not a symbol list" : e.msg);
             k_free(d);
             d = NULL;
@@ -315,11 +313,11 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
         for (size_t i = 0; i < cols.n; i++)
             if (!cfg_column_find(sch, cols.v[i])) note(sc, &extra, cols.v[i]);
         if (missing.n)
-            diag(sc, lbl, "The table has the following missing columns from the .d file: table=%s columns=%s",
-                 t->name, join(missing.v, missing.n, list, sizeof list));
+            scan_diag(sc, lbl, "The table has the following missing columns from the .d file: table=%s columns=%s",
+                 t->name, scan_join(missing.v, missing.n, list, sizeof list));
         if (extra.n)
-            diag(sc, lbl, "The table has the following extra columns: table=%s columns=%s", t->name,
-                 join(extra.v, extra.n, list, sizeof list));
+            scan_diag(sc, lbl, "The table has the following extra columns: table=%s columns=%s", t->name,
+                 scan_join(extra.v, extra.n, list, sizeof list));
         if (!missing.n && !extra.n) {
             bool same = true;
             for (size_t i = 0; i < sch->ncols; i++)
@@ -328,9 +326,9 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
                 const char *want[256];
                 size_t nw = sch->ncols < 256 ? sch->ncols : 256;
                 for (size_t i = 0; i < nw; i++) want[i] = sch->cols[i].name;
-                diag(sc, lbl, "The table's .d file lists the columns in another order than the schema: "
-                     "table=%s found=%s expected=%s", t->name, join(cols.v, cols.n, list, sizeof list),
-                     join((char *const *)want, nw, list2, sizeof list2));
+                scan_diag(sc, lbl, "The table's .d file lists the columns in another order than the schema: "
+                     "table=%s found=%s expected=%s", t->name, scan_join(cols.v, cols.n, list, sizeof list),
+                     scan_join((char *const *)want, nw, list2, sizeof list2));
             }
         }
         strv_free(&missing);
@@ -351,11 +349,11 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
         struct kdb_info in;
         struct smfs_err e;
         if (kdb_file_open(&f, path, &e) < 0) {
-            diag(sc, lbl, "Cannot read: table=%s file=%s: %s", t->name, c, e.msg);
+            scan_diag(sc, lbl, "Cannot read: table=%s file=%s: %s", t->name, c, e.msg);
             continue;
         }
         if (kdb_file_info(&f, &in, &e) < 0) {
-            diag(sc, lbl, "Cannot read: table=%s file=%s: %s", t->name, c, e.msg);
+            scan_diag(sc, lbl, "Cannot read: table=%s file=%s: %s", t->name, c, e.msg);
             kdb_file_close(&f);
             continue;
         }
@@ -364,11 +362,11 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
             snprintf(heap, sizeof heap, "%s#", c);
             if (!strv_has(&names, heap)) note(sc, &missing, heap);
         }
-        if (cc && !type_ok(cc, &in))
-            diag(sc, lbl, "The column has the wrong type: table=%s column=%s type=%s expected=%s",
-                 t->name, c, found_type(&in), cc->type_name[0] ? cc->type_name : "mixed");
+        if (cc && !scan_type_ok(cc, &in))
+            scan_diag(sc, lbl, "The column has the wrong type: table=%s column=%s type=%s expected=%s",
+                 t->name, c, scan_type_found(&in), cc->type_name[0] ? cc->type_name : "mixed");
         else if ((in.fmt == KDB_FMT_ENUM || in.fmt == KDB_FMT_ENUM32) && strcmp(in.domain, "sym"))
-            diag(sc, lbl, "The column is not enumerated against sym (one enumeration file named sym "
+            scan_diag(sc, lbl, "The column is not enumerated against sym (one enumeration file named sym "
                  "is required): table=%s column=%s domain=%s", t->name, c, in.domain);
         else if (cc && sch->prtn_col && !strcmp(c, sch->prtn_col) && part &&
                  in.fmt == KDB_FMT_VECTOR && in.type == KT_TIMESTAMP)
@@ -381,11 +379,11 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
         else if (in.count != rows) rows_differ = true;
     }
     if (missing.n)
-        diag(sc, lbl, "The table has the following missing columns: table=%s columns=%s", t->name,
-             join(missing.v, missing.n, list, sizeof list));
+        scan_diag(sc, lbl, "The table has the following missing columns: table=%s columns=%s", t->name,
+             scan_join(missing.v, missing.n, list, sizeof list));
     if (rows_differ)
-        diag(sc, lbl, "The table's columns have different row counts: table=%s counts=%s",
-             t->name, join(counts.v, counts.n, list, sizeof list));
+        scan_diag(sc, lbl, "The table's columns have different row counts: table=%s counts=%s",
+             t->name, scan_join(counts.v, counts.n, list, sizeof list));
 
     /* Files: everything .d names (and nested heaps); anything else is stray. */
     for (size_t i = 0; i < names.n; i++) {
@@ -409,15 +407,15 @@ static int check_table(struct scan *sc, const char *part, int32_t day, const cha
             continue;
         }
         if (!S_ISREG(sb.st_mode)) {
-            diag(sc, lbl, "Not a regular file: table=%s file=%s", t->name, nm);
+            scan_diag(sc, lbl, "Not a regular file: table=%s file=%s", t->name, nm);
             continue;
         }
         if (strv_add(&t->files, nm) < 0) rc = err_set(err, -ENOMEM, "out of memory scanning '%s'", dir);
         t->bytes += (uint64_t)sb.st_size;
     }
     if (unlisted.n)
-        diag(sc, lbl, "The table has files not listed in its .d file: table=%s files=%s", t->name,
-             join(unlisted.v, unlisted.n, list, sizeof list));
+        scan_diag(sc, lbl, "The table has files not listed in its .d file: table=%s files=%s", t->name,
+             scan_join(unlisted.v, unlisted.n, list, sizeof list));
     strv_free(&cols);
     strv_free(&missing);
     strv_free(&extra);
@@ -490,11 +488,11 @@ static int scan_part(struct scan *sc, unsigned src, const char *name, int32_t da
         }
         const struct cfg_table *t = cfg_table_find(sc->cfg, names.v[i]);
         if (!t) {
-            diag(sc, name, "The table has not been configured in the assembly: table=%s", names.v[i]);
+            scan_diag(sc, name, "The table has not been configured in the assembly: table=%s", names.v[i]);
             continue;
         }
         if (!partitioned(t)) {
-            diag(sc, name, "The table is not partitioned in the assembly: table=%s type=%s", names.v[i],
+            scan_diag(sc, name, "The table is not partitioned in the assembly: table=%s type=%s", names.v[i],
                  cfg_table_type_name(t->type));
             continue;
         }
@@ -510,7 +508,7 @@ static int scan_part(struct scan *sc, unsigned src, const char *name, int32_t da
     }
     if (stray.n) {
         char list[512];
-        diag(sc, name, "Stray files in partition: files=%s", join(stray.v, stray.n, list, sizeof list));
+        scan_diag(sc, name, "Stray files in partition: files=%s", scan_join(stray.v, stray.n, list, sizeof list));
     }
     /* "A non-corrupt kdb+ database contains data for every partitioned table in every
      * partition directory, even if there are zero rows" (sm-spec §9). */
@@ -528,7 +526,7 @@ static int scan_part(struct scan *sc, unsigned src, const char *name, int32_t da
             if (!(st->name = strdup(t->name))) rc = err_set(err, -ENOMEM, "out of memory");
             p->ntabs++;
         } else {
-            diag(sc, name, "The table is missing from the database: table=%s", t->name);
+            scan_diag(sc, name, "The table is missing from the database: table=%s", t->name);
         }
     }
     for (size_t i = 0; i < p->ntabs; i++) if (!p->tabs[i].fill) sc->tables++;
@@ -547,7 +545,7 @@ static int scan_root_table(struct scan *sc, const char *dir, const char *name,
     if (in_store(sc, name)) return 0;
     bool splayed = t->type != CFG_BASIC;
     if (splayed != isdir) {
-        diag(sc, NULL, splayed ? "The table should be a directory (splayed) at the root: table=%s"
+        scan_diag(sc, NULL, splayed ? "The table should be a directory (splayed) at the root: table=%s"
                                : "The table should be a single file (basic) at the root: table=%s", name);
         return 0;
     }
@@ -557,13 +555,13 @@ static int scan_root_table(struct scan *sc, const char *dir, const char *name,
         struct k *x = NULL;
         struct smfs_err e;
         if (kdb_load(path, &x, &e) < 0) {
-            diag(sc, NULL, "Cannot read: table=%s file=%s: %s", name, name, e.msg);
+            scan_diag(sc, NULL, "Cannot read: table=%s file=%s: %s", name, name, e.msg);
             return 0;
         }
         bool ok = x->t == KT_TABLE;
         const struct k *keys = ok ? x->u.kk[0]->u.kk[0] : NULL;
         if (!ok) {
-            diag(sc, NULL, "The column has the wrong type: table=%s column=* type=%s expected=table",
+            scan_diag(sc, NULL, "The column has the wrong type: table=%s column=* type=%s expected=table",
                  name, k_type_name(x->t));
         } else {
             size_t n = (size_t)keys->n;
@@ -574,8 +572,8 @@ static int scan_root_table(struct scan *sc, const char *dir, const char *name,
                 char list[512];
                 struct strv have = {0};
                 for (size_t i = 0; i < n; i++) note(sc, &have, k_symv_at(keys, (int64_t)i));
-                diag(sc, NULL, "The basic table's columns differ from the schema: table=%s columns=%s",
-                     name, join(have.v, have.n, list, sizeof list));
+                scan_diag(sc, NULL, "The basic table's columns differ from the schema: table=%s columns=%s",
+                     name, scan_join(have.v, have.n, list, sizeof list));
                 strv_free(&have);
             }
         }
@@ -641,7 +639,7 @@ static int scan_source(struct scan *sc, unsigned si, struct smfs_err *err)
                 kdb_file_close(&f);
             }
             if (r < 0 || in.fmt != KDB_FMT_OBJECT || in.type != KT_SYM)
-                diag(sc, NULL, "Cannot read: table=sym file=%s: %s", path, r < 0 ? e.msg : "not a symbol list");
+                scan_diag(sc, NULL, "Cannot read: table=sym file=%s: %s", path, r < 0 ? e.msg : "not a symbol list");
             sc->have_sym = true;
             if (!(sc->sym_path = strdup(path))) rc = err_set(err, -ENOMEM, "out of memory");
             if (rc == 0 && !in_store(sc, "sym")) {
@@ -649,11 +647,11 @@ static int scan_source(struct scan *sc, unsigned si, struct smfs_err *err)
                 sc->bytes += (uint64_t)sb.st_size;
             }
         } else if (first && !strcmp(nm, "par.txt")) {
-            diag(sc, NULL, "Segmented database (par.txt) found at '%s': import a partitioned database; "
+            scan_diag(sc, NULL, "Segmented database (par.txt) found at '%s': import a partitioned database; "
                  "list its segments' directories as the stores of date tiers instead", path);
         } else if (first && (t = cfg_table_find(sc->cfg, nm)) && !partitioned(t)) {
             if (reserved_root(sc, nm))
-                diag(sc, NULL, "The table name collides with a name smfs keeps at the root (a tier, "
+                scan_diag(sc, NULL, "The table name collides with a name smfs keeps at the root (a tier, "
                      "par.txt or sym): table=%s", nm);
             else
                 rc = scan_root_table(sc, src->dir, nm, t, S_ISDIR(sb.st_mode), err);
@@ -665,14 +663,14 @@ static int scan_source(struct scan *sc, unsigned si, struct smfs_err *err)
     }
     char list[512];
     if (other.n)
-        diag(sc, NULL, "Only date partitions can be imported (not month, year or int): dirs=%s",
-             join(other.v, other.n, list, sizeof list));
+        scan_diag(sc, NULL, "Only date partitions can be imported (not month, year or int): dirs=%s",
+             scan_join(other.v, other.n, list, sizeof list));
     if (stray.n && first)
-        diag(sc, NULL, "Stray files in DB root: Tables must be listed in schema and symbol file must "
-             "be called 'sym': files=%s", join(stray.v, stray.n, list, sizeof list));
+        scan_diag(sc, NULL, "Stray files in DB root: Tables must be listed in schema and symbol file must "
+             "be called 'sym': files=%s", scan_join(stray.v, stray.n, list, sizeof list));
     else if (stray.n)
-        diag(sc, NULL, "Stray files in the store of tier '%s' (only date partitions belong there): files=%s",
-             src->seg, join(stray.v, stray.n, list, sizeof list));
+        scan_diag(sc, NULL, "Stray files in the store of tier '%s' (only date partitions belong there): files=%s",
+             src->seg, scan_join(stray.v, stray.n, list, sizeof list));
     strv_free(&names);
     strv_free(&stray);
     strv_free(&other);
@@ -704,15 +702,15 @@ int scan_run(struct scan *sc, struct smfs_err *err)
     if (sc->nparts) qsort(sc->parts, sc->nparts, sizeof *sc->parts, by_day);
     for (size_t i = 1; i < sc->nparts; i++)
         if (sc->parts[i].day == sc->parts[i - 1].day)
-            diag(sc, sc->parts[i].name, "The partition is in more than one tier: tiers=%s,%s",
+            scan_diag(sc, sc->parts[i].name, "The partition is in more than one tier: tiers=%s,%s",
                  sc->src[sc->parts[i - 1].src].seg, sc->src[sc->parts[i].src].seg);
     bool sym_known = sc->have_sym || in_store(sc, "sym");
     /* Below, more problems may be recorded; the oom check comes last. */
     if (!sym_known && (needs_sym(sc->cfg) && (sc->nparts || !(sc->flags & SCAN_INGEST))))
-        diag(sc, NULL, "No sym file found at '%s/sym'", sc->src[0].dir ? sc->src[0].dir : "?");
+        scan_diag(sc, NULL, "No sym file found at '%s/sym'", sc->src[0].dir ? sc->src[0].dir : "?");
     if (!(sc->flags & SCAN_INGEST)) {
         if (!sc->nparts && !sym_known)
-            diag(sc, NULL, "No kdb+ database found at '%s': no date partitions and no sym file",
+            scan_diag(sc, NULL, "No kdb+ database found at '%s': no date partitions and no sym file",
                  sc->src[0].dir);
         for (size_t i = 0; i < sc->cfg->ntables; i++) {
             const struct cfg_table *t = &sc->cfg->tables[i];
@@ -721,7 +719,7 @@ int scan_run(struct scan *sc, struct smfs_err *err)
             for (size_t j = 0; j < sc->nroots; j++)
                 if (sc->roots[j].schema == t) have = true;
             if (!have)
-                diag(sc, NULL, "The table is missing from the database root: table=%s type=%s", t->name,
+                scan_diag(sc, NULL, "The table is missing from the database root: table=%s type=%s", t->name,
                      cfg_table_type_name(t->type));
         }
     }

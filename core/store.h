@@ -211,10 +211,11 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
                       enum store_take how, bool verify, unsigned tier,
                       struct smfs_err *err) __attribute__((warn_unused_result));
 
-/* Name bytes that are in object storage: SIZE bytes hashing to SUM (XXH3-64), written
- * and verified there by the caller before this; the entry gets a new id (an inode of
- * its own) and STORE_F_REMOTE. Nothing is written to a tier. */
-int store_tx_put_remote(struct store_tx *tx, const char *path, uint64_t size, uint64_t sum,
+/* Name bytes that are in object storage: SIZE bytes hashing to SUM (XXH3-64) when
+ * CHECKED (written and verified there by the caller), else unread (STORE_F_NOSUM, as an
+ * import that only listed them); the entry gets a new id (an inode of its own) and
+ * STORE_F_REMOTE. Nothing is written to a tier. */
+int store_tx_put_remote(struct store_tx *tx, const char *path, uint64_t size, uint64_t sum, bool checked,
                         struct smfs_err *err) __attribute__((warn_unused_result));
 
 /* Name an existing object again, e.g. a file of a kept version under a new path. */

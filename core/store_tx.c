@@ -504,12 +504,13 @@ int store_tx_put_file(struct store_tx *tx, const char *path, const char *src,
     return set_file(tx, path, &e, err);
 }
 
-int store_tx_put_remote(struct store_tx *tx, const char *path, uint64_t size, uint64_t sum,
+int store_tx_put_remote(struct store_tx *tx, const char *path, uint64_t size, uint64_t sum, bool checked,
                         struct smfs_err *err)
 {
     /* An id of its own, never a file: vacuum's sweep finds nothing by it to remove,
      * and the view gives it an inode no local object shares. */
-    struct tree_ent e = { .kind = STORE_FILE, .tier = 0, .flags = STORE_F_REMOTE, .id = tx->s->next_oid++,
+    struct tree_ent e = { .kind = STORE_FILE, .tier = 0, .flags = (uint8_t)(STORE_F_REMOTE | (checked ? 0 : STORE_F_NOSUM)),
+                          .id = tx->s->next_oid++,
                           .size = size, .sum = sum, .mtime_ns = tx->now };
     return set_file(tx, path, &e, err);
 }

@@ -346,7 +346,7 @@ static int upload_file(struct run *r, const char *path, const struct store_entry
             if (!rc) r->sum->s3_puts++;
         }
     }
-    if (!rc) rc = store_tx_put_remote(r->tx, tpath, b.len, XXH3_64bits(b.p, b.len), err);
+    if (!rc) rc = store_tx_put_remote(r->tx, tpath, b.len, XXH3_64bits(b.p, b.len), true, err);
     if (!rc) {
         o.key = key;
         rc = collect(&u->sent, &o) ? err_set(err, -ENOMEM, "out of memory") : 0;

@@ -144,4 +144,9 @@ s3_start() {
     export AWS_ENDPOINT_URL="http://127.0.0.1:$s3port" AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 2>/dev/null || true
 }
+# need_s3: skip (77) where s3rver or the aws CLI cannot run (make deps installs both).
+need_s3() {
+    command -v node >/dev/null || { echo "node absent: s3rver cannot run"; exit 77; }
+    [ -x /usr/bin/aws ] || { echo "awscli absent (make deps installs it)"; exit 77; }
+}
 awsq() { /usr/bin/aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }

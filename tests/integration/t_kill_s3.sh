@@ -7,8 +7,7 @@
 # gen-hdb's files (none extra, no upload marker) and they decompress to its bytes.
 # 10 kills (5 under ASan, whose every step is slower).
 . tests/integration/lib.sh
-command -v node >/dev/null || { echo "node absent: s3rver cannot run"; exit 77; }
-[ -x /usr/bin/aws ] || { echo "awscli absent (make deps installs it)"; exit 77; }
+need_s3
 
 SMFS="$BUILD/smfs"
 M="$T/tree"

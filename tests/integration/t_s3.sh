@@ -5,8 +5,7 @@
 # deletes, retries after an injected transient failure, and errors that name the
 # method, the object and S3's own code.
 . tests/integration/lib.sh
-command -v node >/dev/null || { echo "node absent: s3rver cannot run"; exit 77; }
-[ -x /usr/bin/aws ] || { echo "awscli absent (make deps installs it)"; exit 77; }
+need_s3
 trap 'kill $s3p 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 s3_start bkt
 S="$BUILD/tests/s3tool"

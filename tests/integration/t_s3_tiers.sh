@@ -8,8 +8,7 @@
 # gen-hdb wrote, no upload marker left; `smctl load` walks a downloaded copy; a reader
 # of version 1 reads a file that went to the bucket unchanged; the store verifies.
 . tests/integration/lib.sh
-command -v node >/dev/null || { echo "node absent: s3rver cannot run"; exit 77; }
-[ -x /usr/bin/aws ] || { echo "awscli absent (make deps installs it)"; exit 77; }
+need_s3
 
 SMFS="$BUILD/smfs"
 M="$T/mnt"

@@ -290,7 +290,7 @@ static void rows_for_a_day_in_object_storage_are_refused(void **state)
     /* The day before is in the bucket (as a migration leaves it). */
     struct store_tx *tx;
     assert_int_equal(store_tx_begin(s, &tx, &err), 0);
-    assert_int_equal(store_tx_put_remote(tx, ".smfs/s3/s3/2026.02.17/trade/price", 816, 42, &err), 0);
+    assert_int_equal(store_tx_put_remote(tx, ".smfs/s3/s3/2026.02.17/trade/price", 816, 42, true, &err), 0);
     uint64_t v;
     assert_int_equal(store_tx_commit(tx, &v, &err), 0);
     int32_t days[60];
