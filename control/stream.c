@@ -182,15 +182,20 @@ static void set_state(struct stream *s, enum sstate st, const char *err)
 
 /* A failure of the session: shown in status, logged when it is new or every ten
  * minutes (a tickerplant that is down for a day must not fill the log). */
-static void session_error(struct stream *s, enum sstate st, const char *msg)
+static void log_retrying(struct stream *s, const char *msg)
 {
-    set_state(s, st, msg);
     int64_t t = ev_now_ns();
-    if (strcmp(msg, s->last_err) || t - s->last_err_logged > INT64_C(600) * 1000000000) {
+    if (strncmp(msg, s->last_err, sizeof s->last_err - 1) || t - s->last_err_logged > INT64_C(600) * 1000000000) {
         log_warn("stream: %s (retrying)", msg);
         snprintf(s->last_err, sizeof s->last_err, "%s", msg);
         s->last_err_logged = t;
     }
+}
+
+static void session_error(struct stream *s, enum sstate st, const char *msg)
+{
+    set_state(s, st, msg);
+    log_retrying(s, msg);
 }
 
 static int table_index(const struct stream *s, const char *name)
@@ -231,7 +236,14 @@ static int checkpoint(struct stream *s, const struct spill_mark *mark)
     struct smfs_err e = {0};
     int rc = spill_checkpoint(s->cur, mark, &e);
     if (rc) {
-        log_err("stream: checkpoint of %s: %s", spill_dir(s->cur), e.msg);
+        /* In status until the stream is live again (a full disk: the day is sealed once
+         * there is room), in the log when new or every ten minutes, not at every retry. */
+        char m[ERR_MSG_MAX + 4200];
+        snprintf(m, sizeof m, "checkpoint of %s: %s", spill_dir(s->cur), e.msg);
+        pthread_mutex_lock(&s->mu);
+        snprintf(s->v.error, sizeof s->v.error, "%.*s", (int)sizeof s->v.error - 1, m);
+        pthread_mutex_unlock(&s->mu);
+        log_retrying(s, m);
         return rc;
     }
     s->dirty = false;

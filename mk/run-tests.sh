@@ -41,10 +41,12 @@ done
 for t in "$top"/tests/integration/t_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
+    t0=$(date +%s)
     out=$(cd "$top" && sh "$t" 2>&1)
     rc=$?
+    secs=$(( $(date +%s) - t0 ))
     if [ $rc -eq 0 ]; then
-        pass=$((pass + 1)); echo "[  PASSED  ] $variant $name"
+        pass=$((pass + 1)); echo "[  PASSED  ] $variant $name (${secs} s)"
         subs=$(echo "$out" | grep '^SKIP: ' || true)
         if [ -n "$subs" ]; then
             n=$(echo "$subs" | wc -l)
