@@ -642,6 +642,45 @@ static int query_value(char *out, size_t n, const char *v)
     return 0;
 }
 
+int s3_list_parse(const uint8_t *p, size_t len, s3_list_fn fn, void *arg, bool *more, char *token, size_t tlen,
+                  struct smfs_err *err)
+{
+    *more = false;
+    token[0] = 0;
+    struct buf b = {.p = (uint8_t *)p, .len = len};
+    xmlDoc *doc = xml_parse(&b);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root || strcmp((const char *)root->name, "ListBucketResult")) {
+        xmlFreeDoc(doc);
+        return err_set(err, -EIO, "the answer is not a ListBucketResult");
+    }
+    int rc = 0;
+    for (xmlNode *n = root->children; n && !rc; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE) continue;
+        char v[64];
+        if (!strcmp((const char *)n->name, "IsTruncated")) {
+            xml_text(n, v, sizeof v);
+            *more = !strcmp(v, "true");
+        } else if (!strcmp((const char *)n->name, "NextContinuationToken")) {
+            xml_text(n, token, tlen);
+        } else if (!strcmp((const char *)n->name, "Contents")) {
+            char key[S3_KEY_MAX + 1], size[32], raw[S3_ETAG_MAX + 4];
+            xml_text(xml_find(n->children, "Key"), key, sizeof key);
+            xml_text(xml_find(n->children, "Size"), size, sizeof size);
+            xml_text(xml_find(n->children, "ETag"), raw, sizeof raw);
+            char *end;
+            errno = 0;
+            struct s3_obj o = {.key = key, .size = strtoull(size, &end, 10)};
+            unquote(raw, o.etag, sizeof o.etag);
+            if (!*key) rc = err_set(err, -EIO, "an entry without a key");
+            else if (!*size || *end || errno) rc = err_set(err, -EIO, "'%s': size '%s' is not a number", key, size);
+            else rc = fn(arg, &o);
+        }
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
 int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *arg, struct smfs_err *err)
 {
     char epre[3 * S3_KEY_MAX + 1], etok[3 * 2048 + 1] = "", token[2048] = "";
@@ -659,37 +698,13 @@ int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *arg, struct s
         buf_init(&ans, S3_XML_MAX);
         struct req q = {.method = "GET", .key = "", .query = query, .out = &ans};
         rc = request(s, &q, err);
-        xmlDoc *doc = rc ? NULL : xml_parse(&ans);
-        buf_release(&ans);
-        if (rc) break;
-        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-        if (!root || strcmp((const char *)root->name, "ListBucketResult")) {
-            xmlFreeDoc(doc);
-            rc = err_set(err, -EIO, "S3 list s3://%s/%s: the answer (page %u) is not a ListBucketResult", s->bucket, prefix, page + 1);
-            break;
-        }
         bool more = false;
-        token[0] = 0;
-        for (xmlNode *n = root->children; n && !rc; n = n->next) {
-            if (n->type != XML_ELEMENT_NODE) continue;
-            char v[64];
-            if (!strcmp((const char *)n->name, "IsTruncated")) {
-                xml_text(n, v, sizeof v);
-                more = !strcmp(v, "true");
-            } else if (!strcmp((const char *)n->name, "NextContinuationToken")) {
-                xml_text(n, token, sizeof token);
-            } else if (!strcmp((const char *)n->name, "Contents")) {
-                char key[S3_KEY_MAX + 1], size[32], raw[S3_ETAG_MAX + 4];
-                xml_text(xml_find(n->children, "Key"), key, sizeof key);
-                xml_text(xml_find(n->children, "Size"), size, sizeof size);
-                xml_text(xml_find(n->children, "ETag"), raw, sizeof raw);
-                struct s3_obj o = {.key = key, .size = strtoull(size, NULL, 10)};
-                unquote(raw, o.etag, sizeof o.etag);
-                if (!*key) rc = err_set(err, -EIO, "S3 list s3://%s/%s: an entry without a key", s->bucket, prefix);
-                else rc = fn(arg, &o);
-            }
+        if (!rc) {
+            rc = s3_list_parse(ans.p, ans.len, fn, arg, &more, token, sizeof token, err);
+            if (rc && err->code == rc && strncmp(err->msg, "S3 ", 3))
+                err_wrap(err, "S3 list s3://%s/%s (page %u)", s->bucket, prefix, page + 1);
         }
-        xmlFreeDoc(doc);
+        buf_release(&ans);
         if (rc || !more) break;
         if (!*token || query_value(etok, sizeof etok, token) < 0) {
             rc = err_set(err, -EIO, "S3 list s3://%s/%s: truncated without a usable continuation token", s->bucket, prefix);

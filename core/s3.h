@@ -92,6 +92,13 @@ typedef int (*s3_list_fn)(void *arg, const struct s3_obj *o);
 int s3_list(struct s3 *s, const char *prefix, s3_list_fn fn, void *arg, struct smfs_err *err)
         __attribute__((warn_unused_result));
 
+/* One ListObjectsV2 page P[0..len) as S3 answers it: each object to FN, *MORE when
+ * truncated, the continuation TOKEN (TLEN bytes). -EIO for an answer that is not a
+ * listing, an entry without a key or with a size that is not a number. (s3_list's
+ * reader, apart so that it can be fuzzed: the server is a peer like any other.) */
+int s3_list_parse(const uint8_t *p, size_t len, s3_list_fn fn, void *arg, bool *more, char *token, size_t tlen,
+                  struct smfs_err *err) __attribute__((warn_unused_result));
+
 /* Remove KEY; a key already absent is not an error (S3 says 204 either way). */
 int s3_delete(struct s3 *s, const char *key, struct smfs_err *err) __attribute__((warn_unused_result));
 

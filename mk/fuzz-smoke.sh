@@ -28,6 +28,9 @@ printf '%s' '.sm.api.getStatus[]' >"$corpus/q1"
 printf '%s' '.sm.api.register[`hdb;0D00:05:00;`onReload]' >"$corpus/q2"
 printf '%s' '.sm.api.reloadComplete 2024.01.02D10:00:00.123456789' >"$corpus/q3"
 printf '%s' 'f[1b;42i;-3j;1.5;"s";2024.01.02;00:10:30.250;0Nn]' >"$corpus/q4"
+# S3 listings as a server answers them (fuzz_s3).
+printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>db/2024.01.02/trade/price</Key><Size>8016</Size><ETag>"b1946ac92492d2347c6235b4d2611184"</ETag></Contents><NextContinuationToken>abc</NextContinuationToken></ListBucketResult>' >"$corpus/s1"
+printf '%s' '<?xml version="1.0"?><Error><Code>NoSuchBucket</Code><Message>x</Message></Error>' >"$corpus/s2"
 for f in "$@"; do
     name=$(basename "$f")
     dir=$corpus
