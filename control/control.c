@@ -347,6 +347,7 @@ static json_t *run_verify(struct control *c)
                           "trees", (int)rep.trees, "objects", (json_int_t)rep.objects,
                           "bytes", (json_int_t)rep.bytes, "unchecked", (json_int_t)rep.unchecked,
                           "problems", (json_int_t)rep.problems, "diag", problems);
+    if (r) json_object_set_new(r, "remote", json_integer((json_int_t)rep.remote));
     if (rc && r) json_object_set_new(r, "error", json_string(e.msg));
     if (rc) log_err("verify: %s", e.msg);
     return r;

@@ -193,6 +193,21 @@ json_t *ctl_tiers_json(struct control *c, json_t *warnings)
              * remote entry is its. */
             json_object_set_new(o, "bytes", json_integer((json_int_t)u.remote_bytes));
             json_object_set_new(o, "files", json_integer((json_int_t)u.remote_files));
+            /* What the next upload would use, from the environment: no request is made
+             * for a status. */
+            struct s3_conf sc;
+            struct smfs_err se = {0};
+            if (s3_conf_env(&sc, &se) == 0) {
+                json_object_set_new(o, "endpoint", json_string(sc.endpoint));
+            } else {
+                json_object_set_new(o, "error", json_string(se.msg));
+                if (warnings) {
+                    char m[700];
+                    snprintf(m, sizeof m, "tier %s (%s) cannot be written: %s", t->name, t->store.text, se.msg);
+                    json_array_append_new(warnings, json_string(m));
+                }
+            }
+            explicit_bzero(&sc, sizeof sc);
         }
         if (t->retain_count > 0) {
             int32_t d = tiers_oldest_kept(t, now);

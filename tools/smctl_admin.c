@@ -143,6 +143,8 @@ static void print_status(json_t *r)
         printf("tier %s: %s, %s", S(t, "name"), S(t, "store"), S(t, "compression"));
         if (*S(t, "oldest_kept")) printf(", keeps from %s", S(t, "oldest_kept"));
         if (json_object_get(t, "files")) printf("; %lld files, %lld bytes", I(t, "files"), I(t, "bytes"));
+        if (json_object_get(t, "endpoint")) printf("; endpoint %s", S(t, "endpoint"));
+        if (json_object_get(t, "error")) printf("; %s", S(t, "error"));
         if (json_object_get(t, "used_pct"))
             printf("; filesystem %.1f%% used (limit %lld%%): %s", json_real_value(json_object_get(t, "used_pct")),
                    I(t, "limit_pct"), S(t, "state"));
@@ -324,8 +326,9 @@ int smctl_daemon(int argc, char **argv)
     } else if (!strcmp(cmd, "clients")) {
         print_clients(r);
     } else if (!strcmp(cmd, "verify")) {
-        printf("verify: %lld versions, %lld objects (%lld bytes) checked, %lld without checksum: no problems\n",
-               I(r, "versions"), I(r, "objects"), I(r, "bytes"), I(r, "unchecked"));
+        printf("verify: %lld versions, %lld objects (%lld bytes) checked, %lld without checksum, %lld in object "
+               "storage (checked when uploaded): no problems\n", I(r, "versions"), I(r, "objects"), I(r, "bytes"),
+               I(r, "unchecked"), I(r, "remote"));
     } else if (!strcmp(cmd, "migrate")) {
         print_migrate(r);
     } else if (!strcmp(cmd, "vacuum")) {

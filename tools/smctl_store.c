@@ -234,13 +234,15 @@ static int cmd_verify(struct store *s, bool json)
     int rc = store_verify_with_progress(s, verify_problem, verify_progress, &v, &r, &err);
     progress_end(&v.pr);
     if (json)
-        return print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:o}", "ok", rc == 0,
+        return print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "ok", rc == 0,
                                     "versions", (json_int_t)r.versions, "trees", (json_int_t)r.trees,
                                     "objects", (json_int_t)r.objects, "bytes", (json_int_t)r.bytes,
-                                    "unchecked", (json_int_t)r.unchecked, "problems", problems)) || rc < 0;
-    printf("verified %u versions, %u trees, %llu objects (%llu bytes, %llu without checksum): %s\n",
-           r.versions, r.trees, (unsigned long long)r.objects, (unsigned long long)r.bytes,
-           (unsigned long long)r.unchecked, rc == 0 ? "ok" : "PROBLEMS");
+                                    "unchecked", (json_int_t)r.unchecked, "remote", (json_int_t)r.remote,
+                                    "problems", problems)) || rc < 0;
+    printf("verified %u versions, %u trees, %llu objects (%llu bytes, %llu without checksum; %llu more in object "
+           "storage, checked when uploaded): %s\n", r.versions, r.trees, (unsigned long long)r.objects,
+           (unsigned long long)r.bytes, (unsigned long long)r.unchecked, (unsigned long long)r.remote,
+           rc == 0 ? "ok" : "PROBLEMS");
     if (rc < 0) smctl_errf("%s", err.msg);
     return rc < 0;
 }

@@ -101,6 +101,7 @@ check 2 "2024.01.08 2024.01.09 2024.01.10 2024.01.11 2024.01.12 " "2024.01.04 20
     "2024.01.01 2024.01.02 2024.01.03 "
 j=$("$SMCTL" status --admin "$A" --json)
 expect_eq "status: s3 tier" "$(echo "$j" | jq -c '.tiers[2] | [.name, .local, .compression]')" '["s3",false,"lz4hc"]'
+expect_eq "status: s3 endpoint" "$(echo "$j" | jq -r '.tiers[2].endpoint')" "$AWS_ENDPOINT_URL"
 expect_eq "status: s3 files" "$(echo "$j" | jq '.tiers[2].files')" \
     "$(cd "$T/orig" && find 2024.01.01 2024.01.02 2024.01.03 -type f | wc -l)"
 
@@ -115,6 +116,7 @@ release r1
 out=$(mig --now 2024.01.13)
 expect_in "nothing more" "$out" "nothing past its tier's retention"
 out=$("$SMCTL" verify --admin "$A") || fail "verify: $out"
+expect_in "verify counts the bucket's objects apart" "$out" "$(cd "$T/orig" && find 2024.01.0[1-5] -type f | wc -l) in object storage"
 out=$("$SMCTL" load --json "$M") || fail "smctl load: $out"
 expect_eq "local partitions" "$(echo "$out" | jq -r .partitions)" 5
 
