@@ -85,6 +85,9 @@ int s3_conf_env(struct s3_conf *c, struct smfs_err *err)
     unsigned long long retries, part_mb, page;
     rc = env_uint("SMFS_S3_RETRIES", 5, 30, &retries, err);
     if (!rc) rc = env_uint("SMFS_S3_LIST_PAGE", 0, 1000, &page, err);
+    unsigned long long par;
+    if (!rc) rc = env_uint("SMFS_S3_PARALLEL", 8, 32, &par, err);
+    c->parallel = rc ? 1 : (unsigned)par;
     if (!rc) rc = env_uint("SMFS_S3_PART_MB", S3_PART_DEFAULT >> 20, 5120, &part_mb, err);
     if (rc) return rc;
     if (part_mb < S3_PART_MIN >> 20) return err_set(err, -EINVAL, "$SMFS_S3_PART_MB: S3's parts are at least 5 MiB");

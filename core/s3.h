@@ -40,13 +40,14 @@ struct s3_conf {
     unsigned backoff_ms;      /* the first wait; it doubles, with jitter */
     uint64_t part_size;       /* objects above this go in parts of this size */
     unsigned list_page;       /* keys per listing page (0: S3's 1000) */
+    unsigned parallel;        /* objects sent at once by a migration (its own handles) */
 };
 
 /* The usual AWS variables: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (default
  * https://s3.<region>.amazonaws.com, virtual-hosted; a given endpoint is addressed
  * path-style unless SMFS_S3_VHOST=1), AWS_REGION or AWS_DEFAULT_REGION (us-east-1),
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; SMFS_S3_RETRIES (5),
- * SMFS_S3_PART_MB (16), SMFS_S3_LIST_PAGE (keys per listing request; S3's 1000). -EINVAL naming the variable when one is malformed or the keys
+ * SMFS_S3_PART_MB (16), SMFS_S3_PARALLEL (8 objects at once), SMFS_S3_LIST_PAGE (keys per listing request; S3's 1000). -EINVAL naming the variable when one is malformed or the keys
  * are missing. */
 int s3_conf_env(struct s3_conf *c, struct smfs_err *err) __attribute__((warn_unused_result));
 

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,33 @@
 #include "s3.h"
 
 #define PENDING ".smfs-pending/"
+#define UP_THREADS_MAX 32
+
+/* Objects go up several at a time, as aws does: against a remote S3 each PUT is a round
+ * trip, and one at a time would make the latency the speed. The walk's thread reads,
+ * checks and compresses each file and names it in the transaction; the pool's threads
+ * (one S3 handle each) only send. At most 2 x threads files are in memory at once. */
+struct upjob {
+    char           key[2400];
+    struct tier_bytes b;
+    struct s3_obj  o;             /* key, size, the ETag S3 answered */
+    int            rc;
+    struct smfs_err err;
+    struct upjob  *next;
+};
+
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t  work, done;
+    struct upjob   *q, *qtail;    /* waiting to be sent */
+    struct upjob   *finished;     /* sent (or failed), for the walk's thread to collect */
+    size_t          inflight;     /* queued, being sent, or finished and not collected */
+    size_t          max;
+    bool            stop, failed;
+    size_t          nth;
+    pthread_t       th[UP_THREADS_MAX];
+    struct s3      *h[UP_THREADS_MAX];
+};
 
 struct obj_list {
     struct s3_obj *v;
@@ -41,6 +69,7 @@ struct obj_list {
 
 struct tiers_s3 {
     struct s3             *h;
+    struct pool           *pool;          /* NULL: one at a time on h */
     const struct cfg_tier *t;
     char                   dir[300];      /* .smfs/s3/<tier> */
     char                   prefix[1100];  /* "" or "<prefix>/" */
@@ -49,6 +78,91 @@ struct tiers_s3 {
     int32_t               *found;         /* markers a killed run left, for dates due now */
     size_t                 nfound;
 };
+
+/* ---- the pool of senders ------------------------------------------------------------- */
+
+struct worker_arg {
+    struct pool *p;
+    size_t       i;
+};
+
+static void *sender(void *arg)
+{
+    struct pool *p = ((struct worker_arg *)arg)->p;
+    size_t i = ((struct worker_arg *)arg)->i;
+    free(arg);
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->q && !p->stop) pthread_cond_wait(&p->work, &p->mu);
+        if (!p->q) break;
+        struct upjob *j = p->q;
+        p->q = j->next;
+        if (!p->q) p->qtail = NULL;
+        bool skip = p->failed;   /* the run fails anyway: send no more */
+        pthread_mutex_unlock(&p->mu);
+        j->rc = skip ? err_set(&j->err, -ECANCELED, "not sent: another object failed")
+                     : s3_put(p->h[i], j->key, j->b.p, j->b.len, j->o.etag, &j->err);
+        pthread_mutex_lock(&p->mu);
+        if (j->rc) p->failed = true;
+        j->next = p->finished;
+        p->finished = j;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void pool_free(struct pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < p->nth; i++) pthread_join(p->th[i], NULL);
+    for (size_t i = 0; i < UP_THREADS_MAX; i++) s3_close(p->h[i]);
+    for (struct upjob *j = p->finished, *n; j; j = n) {
+        n = j->next;
+        tiers_bytes_release(&j->b);
+        free(j);
+    }
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* N senders, each with a handle of its own; NULL (one at a time) if any cannot start. */
+static struct pool *pool_new(const struct s3_conf *conf, const char *bucket, size_t n)
+{
+    if (n < 2) return NULL;
+    if (n > UP_THREADS_MAX) n = UP_THREADS_MAX;
+    struct pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->max = 2 * n;
+    struct smfs_err e;
+    for (size_t i = 0; i < n; i++) {
+        struct worker_arg *a = malloc(sizeof *a);
+        if (!a || s3_open(conf, bucket, &p->h[i], &e)) {
+            free(a);
+            break;
+        }
+        *a = (struct worker_arg){p, i};
+        if (pthread_create(&p->th[p->nth], NULL, sender, a)) {
+            free(a);
+            break;
+        }
+        p->nth++;
+    }
+    if (p->nth < n) {
+        pool_free(p);
+        return NULL;
+    }
+    return p;
+}
 
 int tiers_s3_dir(const struct cfg_tier *t, char *out, size_t n)
 {
@@ -188,6 +302,7 @@ static void close_s3(struct run *r)
 {
     struct tiers_s3 *x = r->s3;
     if (!x) return;
+    pool_free(x->pool);
     s3_close(x->h);
     free(x->marked);
     free(x->found);
@@ -264,6 +379,7 @@ int tiers_s3_prepare(struct run *r, struct smfs_err *err)
         return 0;
     }
     r->s3 = x;
+    x->pool = pool_new(&conf, t->store.bucket, conf.parallel);
     if (recover(r, x, &ce)) {
         /* Unreachable, or refused: nothing is uploaded this run; the local moves go on. */
         close_s3(r);
@@ -319,6 +435,58 @@ static bool same_bytes(struct s3 *h, const struct s3_obj *o, const uint8_t *p, s
     return o && o->size == n && s3_etag_matches(h, p, n, o->etag);
 }
 
+/* Take in what the senders finished: each into SENT, its bytes let go. WAIT: until
+ * nothing is in flight, else until there is room for one more. The first failure. */
+static int pool_collect(struct run *r, struct up *u, bool wait, struct smfs_err *err)
+{
+    struct pool *p = u->x->pool;
+    int rc = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        struct upjob *list = p->finished;
+        p->finished = NULL;
+        pthread_mutex_unlock(&p->mu);
+        for (struct upjob *j = list, *n; j; j = n) {
+            n = j->next;
+            if (j->rc && !rc) {
+                rc = j->rc;
+                *err = j->err;
+            } else if (!j->rc) {
+                j->o.key = j->key;
+                r->sum->s3_puts++;
+                if (!rc && collect(&u->sent, &j->o)) rc = err_set(err, -ENOMEM, "out of memory");
+            }
+            tiers_bytes_release(&j->b);
+            free(j);
+            pthread_mutex_lock(&p->mu);
+            p->inflight--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        pthread_mutex_lock(&p->mu);
+        bool enough = wait ? p->inflight == 0 : p->inflight < p->max;
+        if (enough && !p->finished) break;
+        if (!p->finished) pthread_cond_wait(&p->done, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* Hand J to the senders (it owns J's bytes from now). */
+static int pool_submit(struct run *r, struct up *u, struct upjob *j, struct smfs_err *err)
+{
+    struct pool *p = u->x->pool;
+    int rc = pool_collect(r, u, false, err);
+    pthread_mutex_lock(&p->mu);
+    j->next = NULL;
+    if (p->qtail) p->qtail->next = j;
+    else p->q = j;
+    p->qtail = j;
+    p->inflight++;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
 static int upload_file(struct run *r, const char *path, const struct store_entry *e, void *arg,
                        struct smfs_err *err)
 {
@@ -342,8 +510,29 @@ static int upload_file(struct run *r, const char *path, const struct store_entry
             r->sum->s3_adopted++;
         } else {
             if (fault_hit("tiers.s3.put")) rc = err_set(err, -EIO, "injected fault at tiers.s3.put");
+            /* Named now, while the bytes are here: a failed send fails the whole run,
+             * and the transaction with it. */
+            if (!rc) rc = store_tx_put_remote(r->tx, tpath, b.len, XXH3_64bits(b.p, b.len), true, err);
+            if (!rc) u->m->bytes_out += b.len;
+            if (!rc && x->pool) {
+                struct upjob *j = calloc(1, sizeof *j);
+                if (!j) {
+                    tiers_bytes_release(&b);
+                    return err_set(err, -ENOMEM, "out of memory");
+                }
+                memcpy(j->key, key, sizeof j->key);
+                j->b = b;
+                j->o.size = b.len;
+                return pool_submit(r, u, j, err);
+            }
             if (!rc) rc = s3_put(x->h, key, b.p, b.len, o.etag, err);
             if (!rc) r->sum->s3_puts++;
+            if (!rc) {
+                o.key = key;
+                rc = collect(&u->sent, &o) ? err_set(err, -ENOMEM, "out of memory") : 0;
+            }
+            tiers_bytes_release(&b);
+            return rc;
         }
     }
     if (!rc) rc = store_tx_put_remote(r->tx, tpath, b.len, XXH3_64bits(b.p, b.len), true, err);
@@ -408,6 +597,15 @@ int tiers_s3_carry(struct run *r, struct tier_move *m, struct smfs_err *err)
     if (!rc) rc = add_date(&x->marked, &x->nmarked, m->date) ? err_set(err, -ENOMEM, "out of memory") : 0;
     if (!rc && fault_hit("tiers.s3.marked")) rc = err_set(err, -EIO, "injected fault at tiers.s3.marked");
     if (!rc) rc = tiers_walk(r, se.id, from, 2, upload_file, &u, err);
+    if (x->pool) {
+        /* Every object sent (or the walk failed) before the date is checked. */
+        struct smfs_err pe;
+        int prc = pool_collect(r, &u, true, &pe);
+        if (!rc && prc) {
+            rc = prc;
+            *err = pe;
+        }
+    }
     if (!rc && fault_hit("tiers.s3.uploaded")) rc = err_set(err, -EIO, "injected fault at tiers.s3.uploaded");
     if (!rc) rc = check_date(r, &u, err);
     list_free(&u.before);
