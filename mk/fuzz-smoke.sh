@@ -14,6 +14,11 @@ golden="${GOLDEN:-$top/../shared/golden}"
 if [ -d "$golden" ]; then
     find "$golden" -type f -size -300k | while read -r f; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done
 fi
+# Real tickerplant logs seed fuzz_journal.
+samples="$(dirname "$golden")/samples/journals-advanced-kdb-tick-arch"
+if [ -d "$samples" ]; then
+    find "$samples" -type f -size -300k | while read -r f; do cp "$f" "$corpus/j$(echo "$f" | md5sum | cut -c1-16)"; done
+fi
 "$top/build/rel/smctl" gen-hdb "$corpus/hdb" --days 1 --rows 20 --compress gzip >/dev/null 2>&1 || true
 find "$corpus/hdb" -type f 2>/dev/null | while read -r f; do cp "$f" "$corpus/g$(echo "$f" | md5sum | cut -c1-16)"; done
 # A real pack file (two versions of that HDB) seeds fuzz_store.
