@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "fs/fdcache.h"
+#include "fs/s3cache.h"
 #include "fs/passthrough.h"
 
 /* Every name and attribute of a version is immutable, and the few that a new version
@@ -52,6 +53,7 @@ struct mount {
                         releases, erofs;
     unsigned            readahead_kb;
     struct fdcache     *fds;         /* the cached path's descriptors, bounded */
+    struct s3cache     *s3cache;     /* borrowed; NULL: no file of the bucket is served */
     pthread_t           runner;      /* the thread in mount_run, while running is set */
     atomic_bool         running;
 };
@@ -59,6 +61,7 @@ struct mount {
 /* What fi->fh holds for an open file. */
 struct ofile {
     bool               pt;           /* passthrough: nothing to read here */
+    int                cfd;          /* a file of object storage: its fd in the s3 cache, else -1 */
     const uint8_t     *mem;          /* par.txt */
     size_t             len;
     struct view_file   f;            /* holds the version until release */
@@ -301,7 +304,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     atomic_fetch_add(&m->opens, 1);
     fi->noflush = 1;   /* nothing to flush read-only: saves a FLUSH per close */
-    if (of->f.memory) {
+    of->cfd = -1;
+    if (!of->f.memory && (of->f.obj.flags & STORE_F_REMOTE)) {
+        /* A file of the bucket: fetched (once) into the cache, read from there. The
+         * open waits for the fetch: kdb+ maps what it opens, so the bytes must be here. */
+        int fd = m->s3cache ? s3cache_open(m->s3cache, of->f.version, &of->f.obj, &e)
+                              : err_set(&e, -EREMOTE, "'%s' is in object storage and smfs runs without --s3-cache",
+                                        of->f.obj.name);
+        if (fd < 0) {
+            view_close(m->v, &of->f);
+            free(of);
+            return reply_err(req, "open", &e);
+        }
+        of->cfd = fd;
+    } else if (of->f.memory) {
         of->mem = of->f.p;
         of->len = of->f.len;
     } else {
@@ -362,8 +378,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
      * file served from the page cache never costs one, and 24,000 files held open
      * cost at most the cache's bound (fs/fdcache.h). */
     struct smfs_err e = {0};
-    struct fdcache_hold h;
-    int fd = fdcache_get(m->fds, &of->f.obj, fd_open, m, &h, &e);
+    struct fdcache_hold h = {0};
+    /* OF is not ours after the reply: the kernel may release the file at once. */
+    bool cached = of->cfd < 0;
+    int fd = cached ? fdcache_get(m->fds, &of->f.obj, fd_open, m, &h, &e) : of->cfd;
     if (fd < 0) return reply_err(req, "read", &e);
     struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
     bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -372,7 +390,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     uint64_t left = of->f.obj.size > (uint64_t)off ? of->f.obj.size - (uint64_t)off : 0;
     atomic_fetch_add(&m->read_bytes, left < size ? left : size);
     fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-    fdcache_put(m->fds, &h);   /* the reply has read the bytes: the fd is free again */
+    if (cached) fdcache_put(m->fds, &h);   /* the reply has read the bytes: the fd is free again */
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -381,6 +399,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
     atomic_fetch_add(&m->releases, 1);
     if (of->pt) view_pt_release(m->v, ino);
+    if (of->cfd >= 0) s3cache_close(m->s3cache, of->f.obj.id, of->cfd);
     view_close(m->v, &of->f);
     free(of);
     fuse_reply_err(req, 0);
@@ -577,6 +596,7 @@ int mount_new(struct view *v, struct store *s, const struct mount_opts *o, struc
     m->max_threads = o->max_threads;
     m->readahead_kb_opt = o->readahead_kb;
     m->pt_on = o->passthrough;
+    m->s3cache = o->s3cache;
     /* A quarter of the descriptors smfs may have, at most 16,384, for the cached path:
      * the rest stay for sockets, the store's packs and passthrough registrations. */
     struct rlimit rl;

@@ -36,6 +36,8 @@ struct mount_opts {
     unsigned          readahead_kb;  /* 0: the backing disk's, at least 1024 */
     unsigned          poll_us;       /* poll for the next request before sleeping (0: never) */
     size_t            max_fds;       /* cached path's descriptors; 0: RLIMIT_NOFILE / 4 */
+    struct s3cache   *s3cache;       /* files in object storage are read through it (NULL:
+                                        the view does not serve them) */
 };
 
 struct mount_stats {

@@ -39,6 +39,7 @@
 #include "core/store.h"
 #include "fs/mount.h"
 #include "fs/smfs_opts.h"
+#include "fs/s3cache.h"
 #include "fs/vanilla.h"
 #include "fs/view.h"
 #include "ipc/admin.h"
@@ -50,6 +51,7 @@ struct daemon {
     struct store     *store;
     struct view      *view;
     struct mount     *mount;          /* FUSE mode */
+    struct s3cache   *s3cache;        /* --s3-cache */
     const char       *vanilla_dir;    /* symlink mode: the mount point */
     char              mnt[PATH_MAX];  /* absolute mount point */
     char              admin[PATH_MAX], qsock[PATH_MAX];
@@ -255,7 +257,21 @@ static int open_store(struct daemon *d)
     if (initial_import(d->cfg)) return SMFS_EXIT_STORE;
     struct store_recovery rep;
     int rc = import_store_open(d->cfg, true, &d->store, &rep, &e);
-    if (!rc) rc = view_new(d->store, d->cfg->ordinal_tier != NULL, &d->view, &e);
+    struct view_opts vo = {.idb = d->cfg->ordinal_tier != NULL};
+    if (!rc && d->o->s3_cache) {
+        /* The bucket's files are fetched at open: only a FUSE mount has an open. */
+        if (d->o->vanilla || access("/dev/fuse", R_OK | W_OK))
+            rc = err_set(&e, -EINVAL, "--s3-cache needs a FUSE mount (%s)",
+                         d->o->vanilla ? "--vanilla was given" : "/dev/fuse is not available");
+        if (!rc) rc = s3cache_new(d->o->s3_cache, d->cfg, d->store, &d->s3cache, &e);
+        if (!rc) {
+            vo.s3seg = s3cache_segment(d->s3cache);
+            vo.s3line = s3cache_line(d->s3cache);
+            log_info("the bucket's days (%s) are served as segment %s through the cache %s", vo.s3line, vo.s3seg,
+                     d->o->s3_cache);
+        }
+    }
+    if (!rc) rc = view_new(d->store, &vo, &d->view, &e);
     if (rc) {
         log_err("%s", e.msg);
         return rc == -EBUSY ? SMFS_EXIT_STORE_BUSY : SMFS_EXIT_STORE;
@@ -329,6 +345,7 @@ static int start_readers(struct daemon *d)
         .max_threads = o->max_threads,
         .readahead_kb = o->readahead_kb,
         .poll_us = o->poll_us,
+        .s3cache = d->s3cache,
     };
     if (mount_new(d->view, d->store, &mo, &d->mount, &e)) {
         log_err("%s", e.msg);
@@ -575,6 +592,7 @@ static void daemon_release(struct daemon *d)
     /* Unmounted: a stat the session never answered has failed by now. */
     if (d->ready_started) pthread_join(d->ready_th, NULL);
     view_free(d->view);
+    s3cache_free(d->s3cache);
     if (d->store) store_close(d->store);
     cfg_free(d->cfg);
     if (d->stop_fd >= 0) close(d->stop_fd);

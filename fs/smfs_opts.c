@@ -22,7 +22,7 @@ struct cli {
     char *config, *admin, *log_level, *readahead, *poll_us;
     char *port, *q_socket, *users, *http, *keep, *log_file;
     char *socket_group, *q_socket_mode;
-    char *tp_login, *tp_log_dir, *stream_dir, *stream_mem, *stream_ckpt;
+    char *tp_login, *tp_log_dir, *stream_dir, *stream_mem, *stream_ckpt, *s3_cache;
     int   vanilla, no_passthrough, syslog, no_auto_vacuum, no_stream;
     char *pos[2];
     int   npos;
@@ -39,6 +39,8 @@ static const struct fuse_opt cli_spec[] = {
     OPT("vanilla", vanilla, 1),
     OPT("--no-passthrough", no_passthrough, 1),
     OPT("no_passthrough", no_passthrough, 1),
+    OPT("--s3-cache %s", s3_cache, 0),
+    OPT("s3_cache=%s", s3_cache, 0),
     OPT("--admin %s", admin, 0),
     OPT("admin=%s", admin, 0),
     OPT("--log-level %s", log_level, 0),
@@ -106,6 +108,7 @@ static void cli_release(struct cli *c)
 {
     free(c->config);
     free(c->admin);
+    free(c->s3_cache);
     free(c->log_level);
     free(c->readahead);
     free(c->poll_us);
@@ -193,6 +196,9 @@ static void usage(void)
            "                           instead of mounting (also used when FUSE is unavailable)\n"
            "    --no-passthrough; -o no_passthrough\n"
            "                           serve files through the daemon, never kernel passthrough\n"
+           "    --s3-cache=DIR[:SIZE]; -o s3_cache=DIR[:SIZE]\n"
+           "                           serve the s3:// tier's days as a segment, each file fetched\n"
+           "                           on first open into DIR (at most SIZE, default 10G; K M G T)\n"
            "    --admin=PATH; -o admin=PATH\n"
            "                           admin socket (default $SMFS_ADMIN, or smfs.sock in the store)\n"
            "    --log-level=LEVEL; -o log_level=LEVEL\n"
@@ -350,6 +356,9 @@ static int check(struct cli *c, const struct fuse_cmdline_opts *fo, struct smfs_
     c->config = NULL;
     if (c->admin && (rc = absolute(c->admin, "--admin", &o->admin))) return rc;
     if (c->log_file && (rc = absolute(c->log_file, "--log-file", &o->log_file))) return rc;
+    if (c->s3_cache && (rc = absolute(c->s3_cache, "--s3-cache", &o->s3_cache))) return rc;
+    if (o->s3_cache && c->vanilla)
+        return bad("--s3-cache needs the FUSE mount: a symlink tree (--vanilla) has no open to fetch a file at");
     if (c->users && (rc = absolute(c->users, "--users", &o->users))) return rc;
     if (c->q_socket && !strcmp(c->q_socket, "none")) o->q_socket_none = true;
     else if (c->q_socket && (rc = absolute(c->q_socket, "--q-socket", &o->q_socket))) return rc;
@@ -422,6 +431,7 @@ int smfs_opts_parse(int argc, char **argv, struct smfs_opts *o)
     }
     unprefix(c.config);
     unprefix(c.admin);
+    unprefix(c.s3_cache);
     unprefix(c.log_level);
     unprefix(c.readahead);
     unprefix(c.poll_us);
@@ -461,6 +471,7 @@ void smfs_opts_release(struct smfs_opts *o)
     free(o->config);
     free(o->mountpoint);
     free(o->admin);
+    free(o->s3_cache);
     free(o->log_file);
     free(o->users);
     free(o->q_socket);

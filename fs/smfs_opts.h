@@ -43,6 +43,7 @@ struct smfs_opts {
     char    *mountpoint;        /* as given; main makes it absolute */
     char    *admin;             /* absolute, or NULL: the store's default */
     char    *log_file;          /* absolute, or NULL */
+    char    *s3_cache;          /* --s3-cache DIR[:SIZE], DIR absolute; NULL: none */
     char    *users;             /* absolute, or NULL */
     char    *q_socket;          /* absolute or @abstract; NULL: the store's default */
     bool     q_socket_none;     /* --q-socket none */

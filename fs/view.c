@@ -80,6 +80,7 @@ struct view {
     uint64_t        next_dir;       /* [M] */
     uint64_t        nvers;          /* [M] */
     bool            idb;            /* [F] the assembly has an ordinal mount */
+    char           *s3seg, *s3line; /* [F] view_set_s3: the bucket's line served as a segment */
     void          (*unpinned)(void *arg, uint64_t version);   /* [M] */
     void           *unpinned_arg;   /* [M] */
     /* Passthrough registrations (view_pt_setup), and the kept ones, least recently
@@ -132,7 +133,16 @@ static bool ver_is_seg(const struct vver *w, const char *name)
 static int seg_lookup(struct view *v, const struct vver *w, const char *name, struct store_entry *e,
                       struct smfs_err *err)
 {
-    int rc = store_dir_lookup(v->s, w->root_tid, name, e, err);
+    int rc;
+    if (v->s3seg && !strcmp(name, v->s3seg)) {
+        /* The bucket's days: named in the store under .smfs/s3/<tier>. */
+        rc = store_dir_lookup(v->s, w->root_tid, ".smfs", e, err);
+        if (!rc) rc = e->kind == STORE_DIR ? store_dir_lookup(v->s, e->id, "s3", e, err) : -ENOENT;
+        if (!rc) rc = e->kind == STORE_DIR ? store_dir_lookup(v->s, e->id, name, e, err) : -ENOENT;
+        if (!rc) snprintf(e->name, sizeof e->name, "%s", name);
+    } else {
+        rc = store_dir_lookup(v->s, w->root_tid, name, e, err);
+    }
     if (rc != -ENOENT) return rc;
     for (size_t i = 0; i < w->nsegs; i++)
         if (!strcmp(w->segs[i], name)) {
@@ -156,6 +166,7 @@ static bool line_is_segment(const char *l, size_t n)
 static int ver_read_partxt(struct view *v, struct vver *w, const struct store_entry *e,
                            struct smfs_err *err)
 {
+    const char *s3 = v->s3line;
     if (e->kind != STORE_FILE || e->size > PAR_TXT_MAX)
         return err_set(err, -EIO, "version %llu: par.txt is not a file of at most %u bytes",
                        (unsigned long long)w->version, PAR_TXT_MAX);
@@ -174,7 +185,9 @@ static int ver_read_partxt(struct view *v, struct vver *w, const struct store_en
         at += n + 1;
         if (n && l[n - 1] == '\r') n--;
         if (!n) continue;
-        if (line_is_segment(l, n)) {
+        bool s3seg = s3 && strlen(s3) == n && !memcmp(l, s3, n);
+        if (s3seg) l = v->s3seg, n = strlen(v->s3seg);
+        if (s3seg || line_is_segment(l, n)) {
             char **segs = realloc(w->segs, (w->nsegs + 1) * sizeof *segs);
             char *name = strndup(l, n);
             if (segs) w->segs = segs;
@@ -522,13 +535,17 @@ uint64_t view_vdir_version(const char *name)
     return p[0] == '$' && p[1] == '\0' ? n : 0;
 }
 
-int view_new(struct store *s, bool idb, struct view **out, struct smfs_err *err)
+int view_new(struct store *s, const struct view_opts *o, struct view **out, struct smfs_err *err)
 {
     struct view *v = calloc(1, sizeof *v);
     if (!v) return err_set(err, -ENOMEM, "out of memory");
     v->s = s;
-    v->idb = idb;
+    v->idb = o->idb;
     pthread_mutex_init(&v->mu, NULL);
+    if (o->s3seg && o->s3line && (!(v->s3seg = strdup(o->s3seg)) || !(v->s3line = strdup(o->s3line)))) {
+        view_free(v);
+        return err_set(err, -ENOMEM, "out of memory");
+    }
     v->root.ino = VIEW_ROOT_INO;
     v->root.kind = VK_ROOT;
     if (store_current(s)) {
@@ -554,6 +571,8 @@ void view_free(struct view *v)
         ver_free(w);
     }
     pthread_mutex_destroy(&v->mu);
+    free(v->s3seg);
+    free(v->s3line);
     free(v);
 }
 
@@ -870,6 +889,7 @@ int view_open(struct view *v, uint64_t ino, struct view_file *out, struct smfs_e
         out->len = n->kind == VK_PARTXT ? n->ver->partxt_len : n->ver->idbpar_len;
     } else if (n->kind == VK_FILE) {
         struct store_entry *e = &out->obj;
+        out->version = n->ver->version;
         snprintf(e->name, sizeof e->name, "object %llu", (unsigned long long)n->id);
         e->kind = STORE_FILE;
         e->tier = n->tier;

@@ -61,6 +61,7 @@ struct view_file {
     const uint8_t     *p;        /* memory: valid while the inode is referenced */
     size_t             len;
     struct store_entry obj;      /* otherwise: the object (name is for messages) */
+    uint64_t           version;  /* the version it was opened in */
     struct vver       *pin;      /* the version held open (view_close gives it back) */
 };
 
@@ -80,8 +81,15 @@ struct view_stats {
     uint64_t pt_registered, pt_kept;   /* passthrough backing ids: in all, kept idle */
 };
 
-/* IDB: serve idb$ and v<N>$/idb (the assembly has an ordinal mount). */
-int view_new(struct store *s, bool idb, struct view **out, struct smfs_err *err)
+struct view_opts {
+    bool        idb;      /* serve idb$ and v<N>$/idb (the assembly has an ordinal mount) */
+    /* Serve the object-storage tier as segment S3SEG: par.txt's line S3LINE (its s3://
+     * URI) becomes v<N>$/S3SEG, whose tree is the store's .smfs/s3/S3SEG (files
+     * STORE_F_REMOTE: the mount reads them through its cache). NULL: the line as it is. */
+    const char *s3seg, *s3line;
+};
+
+int view_new(struct store *s, const struct view_opts *o, struct view **out, struct smfs_err *err)
         __attribute__((warn_unused_result));
 void view_free(struct view *v);
 

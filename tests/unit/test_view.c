@@ -130,7 +130,7 @@ static void test_view_tree(void **state)
     assert_int_equal(commit(tx), 1);
 
     struct view *v;
-    assert_int_equal(view_new(s, false, &v, &e), 0);
+    assert_int_equal(view_new(s, &(struct view_opts){0}, &v, &e), 0);
     assert_string_equal(ls(v, VIEW_ROOT_INO), "par.txt ref sym v1$ ");
     struct view_attr a, a1, d1, vd;
     assert_int_equal(walk(v, "hdb", &a), -ENOENT);     /* segments only under v<N>$ */
@@ -254,7 +254,7 @@ static void test_view_backings_kept(void **state)
     struct view *v;
     struct fake_pt k = {0};
     struct view_stats st;
-    assert_int_equal(view_new(s, false, &v, &e), 0);
+    assert_int_equal(view_new(s, &(struct view_opts){0}, &v, &e), 0);
     view_pt_setup(v, fake_open, fake_close, &k, 2);
     struct view_attr a, b, c, d;
     assert_int_equal(walk(v, "v1$/hdb/2024.01.02/t/a", &a), 0);
