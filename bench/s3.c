@@ -7,7 +7,10 @@
  *      (objects uploaded, each ETag checked, each date's listing verified, the commit
  *      durable) against `aws s3 cp --recursive` of the same partitions (Debian's aws
  *      CLI, 10 requests at a time by default);
- *   2. the same into an s3 tier that compresses with lz4hc on the way: time and bytes.
+ *   2. the same into an s3 tier that compresses with lz4hc on the way: time and bytes;
+ *   3. with FUSE: smfs --s3-cache over the store of 1, and `smctl load` (the \l walk)
+ *      of the mount twice -- the first fetches every file it opens from the bucket, the
+ *      second reads the cache -- against the same walk of the local copy.
  * Nothing passes or fails on time. Run from the top of the tree (make bench).
  * usage: bench/s3 [DIR] [--days N] [--rows R] */
 #include <errno.h>
@@ -48,11 +51,13 @@ static double run(const char *cmd)
 
 /* The default assembly's tables, a fast tier (kept 1 day) under BASE and an s3 tier at
  * s3://bench/PREFIX (ZIP: its compression line, or ""). */
+static char yaml[8192];
+
 static struct cfg *assembly(const char *base, const char *prefix, const char *zip)
 {
     const char *d = cfg_default_yaml, *cut = strstr(d, "bus:");
-    char y[8192];
-    snprintf(y, sizeof y, "%.*sbus:\n  stream: {protocol: tp, nodes: [\"localhost:5010\"]}\n"
+    char *y = yaml;
+    snprintf(yaml, sizeof yaml, "%.*sbus:\n  stream: {protocol: tp, nodes: [\"localhost:5010\"]}\n"
              "mounts:\n  rdb: {type: stream, baseURI: none, partition: none}\n"
              "  hdb: {type: local, baseURI: \"file://%s/hdb\", partition: date}\n"
              "elements:\n  sm:\n    source: stream\n    tiers:\n      - {name: stream, mount: rdb}\n"
@@ -62,6 +67,14 @@ static struct cfg *assembly(const char *base, const char *prefix, const char *zi
     struct smfs_err e = {0};
     if (cfg_parse("bench.yaml", y, strlen(y), &c, &e)) die("assembly", e.msg);
     return c;
+}
+
+/* The \l walk of DIR (smctl load), in seconds. */
+static double walk(const char *dir)
+{
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "build/rel/smctl load %s >/dev/null", dir);
+    return run(cmd);
 }
 
 static double migrate(const char *src, const char *base, const char *prefix, const char *zip, int32_t last,
@@ -158,6 +171,28 @@ int main(int argc, char **argv)
     printf("  to an s3 tier as they are: %.2f s (%.1f MiB/s, %" PRIu64 " objects, each verified, one commit); "
            "aws s3 cp --recursive: %.2f s (%.1f MiB/s): %.2f of aws's speed\n",
            tm, (double)in / 1048576.0 / tm, objs, ta, (double)in / 1048576.0 / ta, ta / tm);
+
+    /* 3. the walk through --s3-cache, while the plain store's yaml is the last written */
+    char yml[4400], mnt[4400];
+    struct cfg *pc = assembly(base, "plain", "");   /* rewrites yaml for that store */
+    cfg_free(pc);
+    snprintf(yml, sizeof yml, "%s/plain.yaml", base);
+    FILE *f = fopen(yml, "w");
+    if (!f || fputs(yaml, f) < 0 || fclose(f)) die("write", yml);
+    snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+    if (access("/dev/fuse", R_OK | W_OK)) {
+        printf("  the \\l walk through --s3-cache: not measured (no /dev/fuse)\n");
+    } else {
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && build/rel/smfs -c %s --admin %s/adm.sock --q-socket none "
+                 "--no-stream --s3-cache %s/cache:10G %s 2>%s/smfs.log && build/rel/smctl status --admin %s/adm.sock "
+                 ">/dev/null", mnt, yml, dir, dir, mnt, dir, dir);
+        run(cmd);
+        double w1 = walk(mnt), w2 = walk(mnt), wl = walk(src);
+        printf("  the \\l walk (smctl load) of the 20 days through --s3-cache: first %.2f s (every file fetched), "
+               "second %.2f s; of the local copy %.2f s: %.1fx and %.2fx of local\n", w1, w2, wl, w1 / wl, w2 / wl);
+        snprintf(cmd, sizeof cmd, "build/rel/smctl stop --admin %s/adm.sock >/dev/null", dir);
+        if (system(cmd)) fprintf(stderr, "bench/s3: could not stop smfs\n");
+    }
 
     snprintf(base, sizeof base, "%s/lz4", dir);
     double tz = migrate(src, base, "lz4", ", compression: {algorithm: lz4hc, block: 17, level: 4}", last, &in, &out, &objs);
