@@ -122,9 +122,12 @@ EOF
 }
 
 # s3_start BUCKET...: s3rver (tests/node_modules, a real S3 API) on a free port with its
-# data under $T/s3d and BUCKETs made; sets s3p (its pid) and exports the AWS variables
-# smfs and awscli read. Node 20's OpenSSL needs the legacy provider for s3rver's
-# continuation tokens. awsq ARGS: Debian's aws CLI against it (the independent client).
+# data under $T/s3d and BUCKETs made, behind tests/node/sigv4proxy.js, which checks every
+# request's SigV4 signature with aws4 (s3rver does not); sets s3p (both pids) and exports
+# the AWS variables smfs and awscli read, the endpoint being the proxy's. Node 20's
+# OpenSSL needs the legacy provider for s3rver's continuation tokens. awsq ARGS: Debian's
+# aws CLI against it (the independent client). s3_signatures_ok: no request was refused
+# for its signature, and some were checked.
 s3_start() {
     _b=""
     for _x in "$@"; do _b="$_b --configure-bucket $_x"; done
@@ -140,13 +143,26 @@ s3_start() {
         sleep 0.1
     done
     s3port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$T/s3rver.log" | head -1)
+    node tests/node/sigv4proxy.js "$s3port" S3RVER >"$T/sigv4.out" 2>"$T/sigv4.err" &
+    s3p="$s3p $!"
+    _i=0
+    until [ -s "$T/sigv4.out" ]; do
+        _i=$((_i + 1)); [ $_i -lt 100 ] || fail "the SigV4 proxy did not start: $(cat "$T/sigv4.err")"
+        sleep 0.1
+    done
+    sigport=$(jq .port "$T/sigv4.out")
     export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-    export AWS_ENDPOINT_URL="http://127.0.0.1:$s3port" AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$sigport" AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 2>/dev/null || true
 }
 # need_s3: skip (77) where s3rver or the aws CLI cannot run (make deps installs both).
 need_s3() {
     command -v node >/dev/null || { echo "node absent: s3rver cannot run"; exit 77; }
     [ -x /usr/bin/aws ] || { echo "awscli absent (make deps installs it)"; exit 77; }
+}
+s3_signatures_ok() {
+    _s=$(curl -s "http://127.0.0.1:$sigport/__sigv4")
+    [ "$(echo "$_s" | jq .bad)" = 0 ] || fail "requests refused for their SigV4 signature: $_s"
+    [ "$(echo "$_s" | jq .ok)" -gt 0 ] || fail "no request went through the SigV4 proxy: $_s"
 }
 awsq() { /usr/bin/aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }

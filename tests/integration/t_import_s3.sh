@@ -20,7 +20,7 @@ pid=
 s3p=
 cleanup() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -n "$s3p" ] && kill "$s3p" 2>/dev/null
+    [ -n "$s3p" ] && kill $s3p 2>/dev/null
     wait 2>/dev/null
     rm -rf "$T"
 }
@@ -92,4 +92,5 @@ out=$("$SMCTL" import -c "$T/a.yaml" 2>&1) || fail "import of scenario 3: $out"
 expect_in "plan: disk" "$out" "tier fast: 2 partitions 2024.01.08..2024.01.09"
 expect_in "plan: bucket" "$out" "tier s3: 5 partitions 2024.01.01..2024.01.05"
 out=$("$SMCTL" store verify "$T/kdb/hdb/data" 2>&1) || fail "store verify: $out"
+s3_signatures_ok
 echo "t_import_s3: ok"

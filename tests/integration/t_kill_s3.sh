@@ -17,7 +17,7 @@ pid=
 s3p=
 cleanup() {
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    [ -n "$s3p" ] && kill "$s3p" 2>/dev/null
+    [ -n "$s3p" ] && kill $s3p 2>/dev/null
     wait 2>/dev/null
     rm -rf "$T"
 }
@@ -111,4 +111,5 @@ pid=
 out=$("$SMCTL" store verify "$S" 2>&1) || fail "store verify at the end: $out"
 
 echo "t_kill_s3: $kills kills: $before at the version before, $after after; the next runs adopted $adopted objects and removed $removed"
+s3_signatures_ok
 echo "t_kill_s3: ok"

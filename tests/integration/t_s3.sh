@@ -67,4 +67,6 @@ AWS_ENDPOINT_URL=ftp://x "$S" head bkt x 2>"$T/err" && fail "ftp endpoint accept
 expect_in "bad endpoint" "$(cat "$T/err")" "not an http:// or https:// URL"
 "$S" head Bad_Bucket x 2>"$T/err" && fail "bad bucket name accepted"
 expect_in "bad bucket" "$(cat "$T/err")" "not an S3 bucket name"
+# Every request above (ours and aws's) carried a signature aws4 agrees with.
+s3_signatures_ok
 echo "ok: t_s3"

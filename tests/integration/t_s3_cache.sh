@@ -17,7 +17,7 @@ pid=
 s3p=
 cleanup() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -n "$s3p" ] && kill "$s3p" 2>/dev/null
+    [ -n "$s3p" ] && kill $s3p 2>/dev/null
     wait 2>/dev/null
     unmount "$M"
     rm -rf "$T"
@@ -76,4 +76,5 @@ unmount "$M"
 "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket none -f --vanilla --s3-cache "$T/cache" "$M" 2>"$T/err" &&
     fail "--s3-cache with --vanilla started"
 expect_in "vanilla refused" "$(cat "$T/err")" "--s3-cache needs the FUSE mount"
+s3_signatures_ok
 echo "t_s3_cache: ok"

@@ -17,7 +17,7 @@ pid=
 s3p=
 cleanup() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -n "$s3p" ] && kill "$s3p" 2>/dev/null
+    [ -n "$s3p" ] && kill $s3p 2>/dev/null
     wait 2>/dev/null
     unmount "$M"
     rm -rf "$T"
@@ -135,4 +135,5 @@ expect_eq "the foreign object" "$(awsq s3 ls --recursive s3://hdb/equities/db/20
 stop
 [ -z "$mode" ] && { unmount "$M"; start --vanilla; expect_eq "symlink tree: fast" "$(ls "$M/v4\$/fast" | tr '\n' ' ')" "2024.01.11 "; stop; }
 out=$("$SMCTL" store verify "$T/kdb/hdb/data" 2>&1) || fail "store verify: $out"
+s3_signatures_ok
 echo "t_s3_tiers: ok"
