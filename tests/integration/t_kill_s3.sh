@@ -5,7 +5,7 @@
 # migration finishes the work, adopting or removing whatever the killed run had put in
 # the bucket; then the bucket, as aws lists it, holds exactly the five days with
 # gen-hdb's files (none extra, no upload marker) and they decompress to its bytes.
-# 10 kills (5 under ASan, whose every step is slower).
+# 10 kills (3 under ASan, whose every step is slower).
 . tests/integration/lib.sh
 need_s3
 
@@ -44,7 +44,7 @@ fast="2024.01.08 2024.01.09 2024.01.10 2024.01.11 2024.01.12 "
 gone="2024.01.01 2024.01.02 2024.01.03 2024.01.04 2024.01.05"
 want=$(cd "$T/orig" && for d in $gone; do find "$d" -type f; done | sed 's|^|equities/db/|' | sort)
 
-case "$BUILD" in *asan*) kills=5 scale=1500 ;; *) kills=10 scale=700 ;; esac
+case "$BUILD" in *asan*) kills=3 scale=1500 ;; *) kills=10 scale=700 ;; esac
 before=0 after=0 adopted=0 removed=0
 for k in $(seq 1 "$kills"); do
     rm -rf "$T/kdb" "$T/slowdisk" "$M"
