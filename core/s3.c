@@ -231,13 +231,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-static int url_key(char *out, size_t n, const char *key)
+/* S into OUT percent-encoded as SigV4 canonicalises it: everything but the unreserved
+ * characters (and '/', a key's separator, when KEEP_SLASH). -1 if it does not fit N. */
+static int pct_encode(char *out, size_t n, const char *str, bool keep_slash)
 {
     static const char d[] = "0123456789ABCDEF";
     size_t j = 0;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
         bool keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                    *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/';
+                    *p == '-' || *p == '_' || *p == '.' || *p == '~' || (keep_slash && *p == '/');
         if (j + 4 >= n) return -1;
         if (keep) out[j++] = (char)*p;
         else {
@@ -248,6 +250,11 @@ static int url_key(char *out, size_t n, const char *key)
     }
     out[j] = 0;
     return 0;
+}
+
+static int url_key(char *out, size_t n, const char *key)
+{
+    return pct_encode(out, n, key, true);
 }
 
 /* The text of the first element named NAME under NODE (depth first), or NULL. */
@@ -530,7 +537,7 @@ static int multipart(struct s3 *s, const char *key, const void *p, size_t n, cha
     buf_release(&ans);
     if (rc) return rc;
     char eupload[1600];
-    url_key(eupload, sizeof eupload, upload);   /* '/' would not be encoded: S3's ids have none that matter */
+    pct_encode(eupload, sizeof eupload, upload, false);   /* a query value: '/' encoded too */
     size_t parts = (n + s->c.part_size - 1) / s->c.part_size;
     struct buf done;
     buf_init(&done, BUF_MAX_DEFAULT);
@@ -633,21 +640,7 @@ int s3_delete(struct s3 *s, const char *key, struct smfs_err *err)
 /* A query value, percent-encoded as SigV4 wants (everything but unreserved). */
 static int query_value(char *out, size_t n, const char *v)
 {
-    static const char d[] = "0123456789ABCDEF";
-    size_t j = 0;
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        bool keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                    *p == '-' || *p == '_' || *p == '.' || *p == '~';
-        if (j + 4 >= n) return -1;
-        if (keep) out[j++] = (char)*p;
-        else {
-            out[j++] = '%';
-            out[j++] = d[*p >> 4];
-            out[j++] = d[*p & 15];
-        }
-    }
-    out[j] = 0;
-    return 0;
+    return pct_encode(out, n, v, false);
 }
 
 int s3_list_parse(const uint8_t *p, size_t len, s3_list_fn fn, void *arg, bool *more, char *token, size_t tlen,
