@@ -113,7 +113,7 @@ check: deps
 	@echo "make check: all variants passed"
 
 # Fuzz targets (clang + libFuzzer): build/fuzz/fuzz_*. `make fuzz-smoke` runs each on
-# the golden files and the seed corpus for a few seconds; run them longer by hand.
+# the golden files and the seed corpus for a few seconds; `make fuzz-long` runs them longer.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -I. $(XML_CFLAGS) -fsanitize=fuzzer,address,undefined
 # core/ and ipc/ compiled once for every target (instrumented, not linked with the
@@ -133,9 +133,11 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 fuzz-smoke: fuzz
 	@./mk/fuzz-smoke.sh $(FUZZ_BIN)
 
-# Long fuzzing: FUZZ_SECONDS per target (default an hour), corpora kept in build/fuzz/corpus.
+# Long fuzzing: FUZZ_SECONDS of CPU per target (default an hour), corpora kept in
+# build/fuzz/corpus. FUZZ_TARGETS="fuzz_ipc fuzz_k" runs only those (one make per core).
+FUZZ_TARGETS ?= $(FUZZ_BIN:build/fuzz/%=%)
 fuzz-long: fuzz
-	@FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} FUZZ_KEEP=$(CURDIR)/build/fuzz/corpus ./mk/fuzz-smoke.sh $(FUZZ_BIN)
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} FUZZ_KEEP=$(CURDIR)/build/fuzz/corpus ./mk/fuzz-smoke.sh $(FUZZ_TARGETS:%=build/fuzz/%)
 
 # Benchmarks print figures as ratios against native work in the same run; they never
 # pass or fail on time. Run on the optimised build.
