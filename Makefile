@@ -116,9 +116,9 @@ check: deps
 # the golden files and the seed corpus for a few seconds; `make fuzz-long` runs them longer.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -I. $(XML_CFLAGS) -fsanitize=fuzzer,address,undefined
-# core/ and ipc/ compiled once for every target (instrumented, not linked with the
+# core/, ipc/ and control/ compiled once for every target (instrumented, not linked with the
 # fuzzer's main), then archived: each target only compiles its own file.
-FUZZ_OBJ := $(CORE_SRC:%.c=build/fuzz/obj/%.o) $(IPC_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_OBJ := $(CORE_SRC:%.c=build/fuzz/obj/%.o) $(IPC_SRC:%.c=build/fuzz/obj/%.o) $(CTL_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_LIB := build/fuzz/libsmfsfuzz.a
 fuzz: $(FUZZ_BIN)
 build/fuzz/obj/%.o: %.c
@@ -129,7 +129,7 @@ $(FUZZ_LIB): $(FUZZ_OBJ)
 	ar rcs $@ $^
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
+	clang $(FUZZ_FLAGS) -pthread -o $@ $< $(FUZZ_LIB) $(LDLIBS_TOOLS) $(LDLIBS_IPC) $(LDLIBS_CORE)
 fuzz-smoke: fuzz
 	@./mk/fuzz-smoke.sh $(FUZZ_BIN)
 

@@ -345,6 +345,7 @@ static void reply_error(struct http_resp *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    err_scrub(msg);   /* a path libmicrohttpd unescaped ("%cb") must not empty the answer */
     reply_json(r, status, json_pack("{s:s}", "error", msg));
 }
 

@@ -33,4 +33,11 @@ int err_sys(struct smfs_err *e, const char *call, const char *path);
 int err_wrap(struct smfs_err *e, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
+/* Make S valid UTF-8 in place: every byte of an invalid, overlong, surrogate or cut
+ * sequence becomes '?'. Messages cross into JSON (REST, the admin socket, status),
+ * which must be UTF-8, and a file name, a peer's bytes or a "%.200s" may not be: a
+ * message jansson refuses would reach the user as no message at all. err_set and
+ * err_wrap scrub what they write. */
+void err_scrub(char *s);
+
 #endif

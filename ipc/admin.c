@@ -44,6 +44,7 @@ json_t *admin_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    err_scrub(msg);   /* a name from the request, cut at a byte count, must stay JSON */
     return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 }
 

@@ -47,6 +47,35 @@ fail() {
 cpu_seconds() {
     awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+# Inputs that once found a defect (tests/fuzz/seeds, named for what they found).
+cp "$top"/tests/fuzz/seeds/* "$corpus"/
+# The daemon's doors (fuzz_rest, fuzz_admin, fuzz_qserver). A leading NUL picks
+# fuzz_qserver's logged-in mode.
+rest() { printf '%s\n%s' "$1" "$2" >"$corpus/r$3"; }
+rest "GET /status" "" 1
+rest "POST /register" '{"mount":"hdb","callback":"http://127.0.0.1:1/cb"}' 2
+rest "GET /healthz" "" 3
+rest "POST /eod" '{"date":"2024.01.02"}' 4
+rest "POST /migrate" '{}' 5
+rest "GET /metrics" "" 6
+rest "HEAD /readyz" "" 7
+adm() { printf '%s\n' "$1" >"$corpus/a$2"; }
+adm '{"cmd":"status"}' 1
+adm '{"cmd":"versions"}' 2
+adm '{"cmd":"clients"}' 3
+adm '{"cmd":"verify"}' 4
+adm '{"cmd":"vacuum","keep":1}' 5
+adm '{"cmd":"migrate","now_ns":1893456000000000000}' 6
+adm '{"cmd":"eod","date":"2024.01.02"}' 7
+adm '{"cmd":"stream-rows","table":"trade"}' 8
+# A q sync message: a char vector the server runs as a call (header, type 10, length).
+le32() { printf "\\$(printf %03o $(($1 & 255)))\\$(printf %03o $(($1 >> 8 & 255)))\\000\\000"; }
+qmsg() {
+    { printf '\000\001\001\000\000'; le32 $((14 + ${#1})); printf '\012\000'; le32 ${#1}; printf '%s' "$1"; } >"$corpus/q$2"
+}
+qmsg '.sm.api.getStatus[]' 5
+qmsg '.sm.api.register[`hdb;0D00:05:00;`onReload]' 6
+qmsg '.sm.api.reloadComplete 2024.01.02D10:00:00.123456789' 7
 for f in "$@"; do
     name=$(basename "$f")
     dir=$corpus
@@ -86,9 +115,9 @@ for f in "$@"; do
     echo "fuzz: $name ran ${cpu}s of CPU ($(( $(date +%s) - start ))s wall): $runs executions, no crash, corpus $(ls "$dir" | wc -l) inputs in $dir"
 done
 rm -f "$corpus".*.log
-# fuzz_store's scratch stores, named by pid: only those of finished runs (another
+# fuzz_store's and the door targets' scratch stores, named by pid: only those of finished runs (another
 # `make fuzz-long` may be running on the other core).
-for d in /tmp/smfs-fuzz-store.*; do
+for d in /tmp/smfs-fuzz-store.* /tmp/smfs-fuzz-ctl.*; do
     [ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf "$d"
 done
 true
