@@ -18,12 +18,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "core/config.h"
 #include "core/gen.h"
-#include "core/import.h"
-#include "core/k_fmt.h"
-#include "core/store.h"
-#include "core/tiers.h"
 #include "ipc/ev.h"
 
 static void die(const char *what, const char *msg)
@@ -44,48 +39,21 @@ static double run(const char *cmd)
     return now_s() - t0;
 }
 
-/* The default assembly's tables with a fast tier (kept 1 day) and a slow one (ZIP: its
- * compression line, or ""), both under BASE. */
-static struct cfg *assembly(const char *base, const char *zip)
-{
-    const char *d = cfg_default_yaml, *cut = strstr(d, "bus:");
-    char y[8192];
-    snprintf(y, sizeof y, "%.*sbus:\n  stream: {protocol: tp, nodes: [\"localhost:5010\"]}\n"
-             "mounts:\n  rdb: {type: stream, baseURI: none, partition: none}\n"
-             "  hdb: {type: local, baseURI: \"file://%s/hdb\", partition: date}\n"
-             "elements:\n  sm:\n    source: stream\n    tiers:\n      - {name: stream, mount: rdb}\n"
-             "      - {name: fast, mount: hdb, retain: {time: 1 days}}\n"
-             "      - {name: slow, mount: hdb, store: \"file://%s/slow\"%s}\n", (int)(cut - d), d, base, base, zip);
-    struct cfg *c = NULL;
-    struct smfs_err e = {0};
-    if (cfg_parse("bench.yaml", y, strlen(y), &c, &e)) die("assembly", e.msg);
-    return c;
-}
-
-/* A store at BASE holding SRC's partitions in its fast tier; then every one migrated.
- * Returns the migration's seconds; *in, *out its bytes. */
+/* SRC's partitions migrated from a fast tier at BASE to a slow one (ZIP: its
+ * compression line, or ""): seconds, *in and *out its bytes. */
 static double migrate(const char *src, const char *base, const char *zip, int32_t last, uint64_t *in, uint64_t *out)
 {
-    char cmd[9000];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/hdb && cp -a %s %s/hdb/data && sync", base, src, base);
-    run(cmd);
-    struct cfg *c = assembly(base, zip);
-    struct import_opts io = {.cfg = c};
-    struct import_summary is;
-    struct smfs_err e = {0};
-    if (import_run(&io, &is, &e)) die("import", e.msg);
-    struct store *s;
-    if (import_store_open(c, false, &s, NULL, &e)) die("store", e.msg);
-    struct tiers_opts o = {.cfg = c, .now_ns = K_EPOCH_UNIX_NS + ((int64_t)last + 30) * K_NS_PER_DAY};
+    char y[8192], tier[4400];
+    snprintf(tier, sizeof tier, "{name: slow, mount: hdb, store: \"file://%s/slow\"%s}", base, zip);
+    struct cfg *c = NULL;
     struct tiers_summary sum;
-    double t0 = now_s();
-    if (tiers_migrate(s, &o, &sum, &e)) die("migrate", e.msg);
-    double t = now_s() - t0;
-    if (!sum.version || !sum.moved) die("migrate", "nothing moved");
+    struct smfs_err e = {0};
+    double t = 0;
+    if (bench_two_tiers(y, sizeof y, base, tier, &c, &e) || bench_migrate_all(src, base, c, last, &t, &sum, &e))
+        die("migrate", e.msg);
     *in = sum.bytes_in;
     *out = sum.bytes_out;
     tiers_summary_free(&sum);
-    store_close(s);
     cfg_free(c);
     return t;
 }

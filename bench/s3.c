@@ -23,12 +23,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "core/config.h"
 #include "core/gen.h"
-#include "core/import.h"
-#include "core/k_fmt.h"
-#include "core/store.h"
-#include "core/tiers.h"
 #include "ipc/ev.h"
 
 static void die(const char *what, const char *msg)
@@ -50,22 +45,16 @@ static double run(const char *cmd)
 }
 
 /* The default assembly's tables, a fast tier (kept 1 day) under BASE and an s3 tier at
- * s3://bench/PREFIX (ZIP: its compression line, or ""). */
+ * s3://bench/PREFIX (ZIP: its compression line, or ""); its text is left in yaml. */
 static char yaml[8192];
 
 static struct cfg *assembly(const char *base, const char *prefix, const char *zip)
 {
-    const char *d = cfg_default_yaml, *cut = strstr(d, "bus:");
-    char *y = yaml;
-    snprintf(yaml, sizeof yaml, "%.*sbus:\n  stream: {protocol: tp, nodes: [\"localhost:5010\"]}\n"
-             "mounts:\n  rdb: {type: stream, baseURI: none, partition: none}\n"
-             "  hdb: {type: local, baseURI: \"file://%s/hdb\", partition: date}\n"
-             "elements:\n  sm:\n    source: stream\n    tiers:\n      - {name: stream, mount: rdb}\n"
-             "      - {name: fast, mount: hdb, retain: {time: 1 days}}\n"
-             "      - {name: s3, mount: hdb, store: \"s3://bench/%s\"%s}\n", (int)(cut - d), d, base, prefix, zip);
+    char tier[4400];
+    snprintf(tier, sizeof tier, "{name: s3, mount: hdb, store: \"s3://bench/%s\"%s}", prefix, zip);
     struct cfg *c = NULL;
     struct smfs_err e = {0};
-    if (cfg_parse("bench.yaml", y, strlen(y), &c, &e)) die("assembly", e.msg);
+    if (bench_two_tiers(yaml, sizeof yaml, base, tier, &c, &e)) die("assembly", e.msg);
     return c;
 }
 
@@ -80,27 +69,15 @@ static double walk(const char *dir)
 static double migrate(const char *src, const char *base, const char *prefix, const char *zip, int32_t last,
                       uint64_t *in, uint64_t *out, uint64_t *objects)
 {
-    char cmd[9000];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/hdb && cp -a %s %s/hdb/data && sync", base, src, base);
-    run(cmd);
     struct cfg *c = assembly(base, prefix, zip);
-    struct import_opts io = {.cfg = c};
-    struct import_summary is;
-    struct smfs_err e = {0};
-    if (import_run(&io, &is, &e)) die("import", e.msg);
-    struct store *s;
-    if (import_store_open(c, false, &s, NULL, &e)) die("store", e.msg);
-    struct tiers_opts o = {.cfg = c, .now_ns = K_EPOCH_UNIX_NS + ((int64_t)last + 30) * K_NS_PER_DAY};
     struct tiers_summary sum;
-    double t0 = now_s();
-    if (tiers_migrate(s, &o, &sum, &e)) die("migrate", e.msg);
-    double t = now_s() - t0;
-    if (!sum.version || !sum.moved) die("migrate", "nothing moved");
+    struct smfs_err e = {0};
+    double t = 0;
+    if (bench_migrate_all(src, base, c, last, &t, &sum, &e)) die("migrate", e.msg);
     *in = sum.bytes_in;
     *out = sum.bytes_out;
     *objects = sum.s3_puts;
     tiers_summary_free(&sum);
-    store_close(s);
     cfg_free(c);
     return t;
 }
@@ -188,8 +165,8 @@ int main(int argc, char **argv)
                  ">/dev/null", mnt, yml, dir, dir, mnt, dir, dir);
         run(cmd);
         double w1 = walk(mnt), w2 = walk(mnt), wl = walk(src);
-        printf("  the \\l walk (smctl load) of the 20 days through --s3-cache: first %.2f s (every file fetched), "
-               "second %.2f s; of the local copy %.2f s: %.1fx and %.2fx of local\n", w1, w2, wl, w1 / wl, w2 / wl);
+        printf("  the \\l walk (smctl load) of the %d days through --s3-cache: first %.2f s (every file fetched), "
+               "second %.2f s; of the local copy %.2f s: %.1fx and %.2fx of local\n", days, w1, w2, wl, w1 / wl, w2 / wl);
         snprintf(cmd, sizeof cmd, "build/rel/smctl stop --admin %s/adm.sock >/dev/null", dir);
         if (system(cmd)) fprintf(stderr, "bench/s3: could not stop smfs\n");
     }
