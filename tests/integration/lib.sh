@@ -155,6 +155,17 @@ s3_start() {
     export AWS_ENDPOINT_URL="http://127.0.0.1:$sigport" AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 2>/dev/null || true
 }
+# s3_cleanup: for a trap: smfs ($pid) stopped (SIGTERM: under ASan its exit checks for
+# leaks), s3rver and its SigV4 proxy ($s3p) gone,
+# the mount point ($M) clear, $T removed.
+s3_cleanup() {
+    [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    # shellcheck disable=SC2086
+    [ -n "${s3p:-}" ] && kill $s3p 2>/dev/null
+    wait 2>/dev/null
+    [ -n "${M:-}" ] && unmount "$M"
+    rm -rf "$T"
+}
 # need_s3: skip (77) where s3rver or the aws CLI cannot run (make deps installs both).
 need_s3() {
     command -v node >/dev/null || { echo "node absent: s3rver cannot run"; exit 77; }

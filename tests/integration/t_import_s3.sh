@@ -18,13 +18,7 @@ M="$T/tree"
 A="$T/adm.sock"
 pid=
 s3p=
-cleanup() {
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -n "$s3p" ] && kill $s3p 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+trap s3_cleanup EXIT
 s3_start hdb
 
 S3_TIER=s3://hdb/equities/db tiers_assembly 17

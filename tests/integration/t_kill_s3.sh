@@ -15,13 +15,7 @@ A="$T/adm.sock"
 S="$T/kdb/hdb/data"
 pid=
 s3p=
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    [ -n "$s3p" ] && kill $s3p 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+trap s3_cleanup EXIT
 s3_start hdb
 start() {
     "$SMFS" -c "$T/a.yaml" --admin "$A" -f --q-socket none --vanilla "$M" 2>>"$T/log" &

@@ -15,14 +15,7 @@ M="$T/mnt"
 A="$T/adm.sock"
 pid=
 s3p=
-cleanup() {
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -n "$s3p" ] && kill $s3p 2>/dev/null
-    wait 2>/dev/null
-    unmount "$M"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+trap s3_cleanup EXIT
 s3_start hdb
 start() {
     mkdir -p "$M"
