@@ -511,9 +511,10 @@ json_t *api_clients_json(struct control *c)
     for (size_t i = 0; a && i < reload_nclients(c->reload); i++) {
         struct reload_client *cl = reload_client_at(c->reload, i);
         if (cl->dead) continue;
-        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        /* A q client's callback symbol and login are whatever bytes it sent. */
+        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
             "id", (json_int_t)cl->id, "transport", kind_name(cl->kind), "mount", cl->mount->name,
-            "callback", cl->callback, "peer", cl->peer, "user", cl->user,
+            "callback", admin_str(cl->callback), "peer", admin_str(cl->peer), "user", admin_str(cl->user),
             "timeout_ns", (json_int_t)cl->timeout_ns, "registered_ns", (json_int_t)cl->registered_rt,
             "sent", (json_int_t)cl->sent, "acked", (json_int_t)cl->acked,
             "timeouts", (json_int_t)cl->timeouts, "pending", (json_int_t)cl->npend,

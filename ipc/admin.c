@@ -48,6 +48,18 @@ json_t *admin_error(const char *fmt, ...)
     return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 }
 
+json_t *admin_str(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j || !s) return j;
+    char *t = strdup(s);
+    if (!t) return NULL;
+    err_scrub(t);
+    j = json_string(t);
+    free(t);
+    return j;
+}
+
 static void conn_close(struct aconn *c)
 {
     struct admin *a = c->a;

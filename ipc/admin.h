@@ -39,6 +39,9 @@ void admin_free(struct admin *a);
 void admin_reply(struct admin *a, uint64_t req, json_t *reply);
 /* {"ok":false,"error":MSG}. */
 json_t *admin_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A JSON string of S whatever its bytes: a peer's name, a q user or a callback symbol
+ * may not be UTF-8, which json_string refuses (each bad byte becomes '?', err_scrub). */
+json_t *admin_str(const char *s);
 
 struct cfg;
 /* Where the daemon of assembly C listens: $SMFS_ADMIN if set, else ADMIN_SOCK in the

@@ -107,6 +107,37 @@ async function serve() {
   assert.deepStrictEqual(Object.keys(st[0].params), ["ts", "minTS", "startTS", "endTS", "pos"]);
   await sm.close(x);
 
+  // A q client's login and callback symbol are bytes, not always UTF-8: the admin
+  // listing shows it all the same (each bad byte as '?'), not without it. Raw bytes,
+  // since node-q writes symbols as UTF-8.
+  {
+    const s = net.connect(qport, "127.0.0.1");
+    await new Promise((r) => s.once("connect", r));
+    const next = () => new Promise((r) => s.once("data", r));
+    let got = next();
+    s.write(Buffer.from([0xff, ...Buffer.from("user:pw"), 3, 0]));
+    await got;
+    const symb = (b) => Buffer.concat([Buffer.from([0xf5]), b, Buffer.from([0])]);
+    const span = Buffer.alloc(9);
+    span[0] = 0xf0;
+    span.writeBigInt64LE(60000000000n, 1);
+    const body = Buffer.concat([Buffer.from([0, 0, 4, 0, 0, 0]), symb(Buffer.from(".sm.api.register")),
+      symb(Buffer.from("hdb")), span, symb(Buffer.from([0x63, 0x62, 0xff]))]);
+    const head = Buffer.from([1, 1, 0, 0, 0, 0, 0, 0]);
+    head.writeUInt32LE(8 + body.length, 4);
+    got = next();
+    s.write(Buffer.concat([head, body]));
+    const answer = await got;
+    assert.strictEqual(answer[1], 2, "a sync call gets a response");
+    assert.notStrictEqual(answer[8], 0x80, "the registration is taken: " + answer.slice(9).toString("latin1"));
+    const c = clients();
+    assert.strictEqual(c.length, 1, "the client is listed: " + JSON.stringify(c));
+    assert.strictEqual(c[0].callback, "cb?");
+    assert.strictEqual(c[0].user, "?user");
+    s.destroy();
+    await until("the raw client gone", () => clients().length === 0);
+  }
+
   // Registrants: A acknowledges, B never does (20 s timeout), C goes away, D and E
   // use the old [mount;sync;callback] form (1b: a sync call answered; 0b: async).
   // E comes over the Unix socket.
