@@ -154,7 +154,7 @@ struct diag_ctx {
 static void diag_json(void *arg, const char *line)
 {
     struct diag_ctx *d = arg;
-    json_array_append_new(d->lines, json_string(line));
+    json_array_append_new(d->lines, admin_str(line));
 }
 
 /* What the current version holds per tier, for /metrics (writer thread, or before the
@@ -348,7 +348,7 @@ static json_t *run_verify(struct control *c)
                           "bytes", (json_int_t)rep.bytes, "unchecked", (json_int_t)rep.unchecked,
                           "problems", (json_int_t)rep.problems, "diag", problems);
     if (r) json_object_set_new(r, "remote", json_integer((json_int_t)rep.remote));
-    if (rc && r) json_object_set_new(r, "error", json_string(e.msg));
+    if (rc && r) json_object_set_new(r, "error", admin_str(e.msg));
     if (rc) log_err("verify: %s", e.msg);
     return r;
 }

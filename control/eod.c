@@ -62,7 +62,7 @@ static void eod_note(void *arg, const char *line)
 {
     struct eod_ctx *x = arg;
     log_warn("eod: %s", line);
-    json_array_append_new(x->diag, json_string(line));
+    json_array_append_new(x->diag, admin_str(line));
 }
 
 static void eod_progress(void *arg, const char *current, uint64_t done, uint64_t total)
@@ -278,7 +278,7 @@ json_t *ctl_eod_json(struct control *c)
     pthread_mutex_unlock(&c->mu);
     json_t *r = json_pack("{s:I,s:I,s:I}", "pending", (json_int_t)e.pending, "done", (json_int_t)e.done, "failed",
                           (json_int_t)e.failed);
-    if (e.error[0]) json_object_set_new(r, "error", json_string(e.error));
+    if (e.error[0]) json_object_set_new(r, "error", admin_str(e.error));
     json_t *eoi = json_pack("{s:I,s:I}", "done", (json_int_t)e.eoi_done, "failed", (json_int_t)e.eoi_failed);
     if (e.has_eoi)
         json_object_set_new(eoi, "last", json_pack("{s:I,s:I,s:I,s:f,s:I,s:I}", "ordinal", (json_int_t)e.eoi_n,

@@ -50,7 +50,7 @@ static void mig_note(void *arg, const char *line)
 {
     struct mig_ctx *x = arg;
     log_warn("migrate: %s", line);
-    json_array_append_new(x->diag, json_string(line));
+    json_array_append_new(x->diag, admin_str(line));
 }
 
 static void mig_progress(void *arg, const char *current, uint64_t done, uint64_t total)
@@ -180,10 +180,10 @@ json_t *ctl_tiers_json(struct control *c, json_t *warnings)
                          t->retain_size_pct > 0 ? "its retain.sizePct is" : "writes fail at", limit,
                          t->retain_size_pct > 0 && i + 1 < cfg->ndate ? ": the oldest partitions move on at the next migration"
                                                                       : "");
-                json_array_append_new(warnings, json_string(m));
+                json_array_append_new(warnings, admin_str(m));
             }
         } else if (st) {
-            json_object_set_new(o, "error", json_string(e.msg));
+            json_object_set_new(o, "error", admin_str(e.msg));
         }
         if (k >= 0) {
             json_object_set_new(o, "bytes", json_integer((json_int_t)u.bytes[k]));
@@ -198,13 +198,13 @@ json_t *ctl_tiers_json(struct control *c, json_t *warnings)
             struct s3_conf sc;
             struct smfs_err se = {0};
             if (s3_conf_env(&sc, &se) == 0) {
-                json_object_set_new(o, "endpoint", json_string(sc.endpoint));
+                json_object_set_new(o, "endpoint", admin_str(sc.endpoint));
             } else {
-                json_object_set_new(o, "error", json_string(se.msg));
+                json_object_set_new(o, "error", admin_str(se.msg));
                 if (warnings) {
                     char m[700];
                     snprintf(m, sizeof m, "tier %s (%s) cannot be written: %s", t->name, t->store.text, se.msg);
-                    json_array_append_new(warnings, json_string(m));
+                    json_array_append_new(warnings, admin_str(m));
                 }
             }
             explicit_bzero(&sc, sizeof sc);
@@ -232,6 +232,6 @@ json_t *ctl_migrate_json(struct control *c)
             "seconds", (double)m.last_dur_ns / 1e9, "version", (json_int_t)m.last_version,
             "moved", (json_int_t)m.last_moved, "deleted", (json_int_t)m.last_deleted, "held", (json_int_t)m.last_held,
             "bytes_in", (json_int_t)m.last_bytes_in, "bytes_out", (json_int_t)m.last_bytes_out));
-    if (r && m.error[0]) json_object_set_new(r, "error", json_string(m.error));
+    if (r && m.error[0]) json_object_set_new(r, "error", admin_str(m.error));
     return r;
 }

@@ -750,7 +750,7 @@ static json_t *cell(const struct k *col, int64_t i)
         double v = col->t == KT_REAL ? ((const float *)col->u.v)[i] : ((const double *)col->u.v)[i];
         return v != v ? json_null() : json_real(v);
     }
-    case KT_SYM: return json_string(k_symv_at(col, i));
+    case KT_SYM: return admin_str(k_symv_at(col, i));
     case KT_LIST: {
         const struct k *it = col->u.kk[i];
         if (it->t == KT_CHAR) return json_stringn((const char *)it->u.v, (size_t)it->n);
@@ -779,7 +779,7 @@ static json_t *rows_reply(struct stream *s, json_t *body)
     if (spill_read(s->cur, table, (uint64_t)from, (uint64_t)limit, &t, &e)) return admin_error("%s", e.msg);
     const struct k *names = t->u.kk[0]->u.kk[0], *cols = t->u.kk[0]->u.kk[1];
     json_t *jn = json_array(), *rows = json_array();
-    for (int64_t c = 0; c < names->n; c++) json_array_append_new(jn, json_string(k_symv_at(names, c)));
+    for (int64_t c = 0; c < names->n; c++) json_array_append_new(jn, admin_str(k_symv_at(names, c)));
     int64_t n = cols->n ? k_count(cols->u.kk[0]) : 0;
     for (int64_t i = 0; i < n; i++) {
         json_t *row = json_array();
@@ -1194,10 +1194,10 @@ json_t *stream_status_json(struct stream *s)
     json_t *r = json_pack("{s:s,s:s,s:I,s:o}", "state", state_name(v.state), "tickerplant", s->o.target,
                           "since_ns", (json_int_t)v.since_rt, "tables", tables);
     if (!r) return NULL;
-    if (v.error[0]) json_object_set_new(r, "error", json_string(v.error));
-    if (v.last_refused[0]) json_object_set_new(r, "last_refused", json_string(v.last_refused));
-    if (v.gap[0]) json_object_set_new(r, "gap", json_string(v.gap));
-    if (v.log[0]) json_object_set_new(r, "log", json_string(v.log));
+    if (v.error[0]) json_object_set_new(r, "error", admin_str(v.error));
+    if (v.last_refused[0]) json_object_set_new(r, "last_refused", admin_str(v.last_refused));
+    if (v.gap[0]) json_object_set_new(r, "gap", admin_str(v.gap));
+    if (v.log[0]) json_object_set_new(r, "log", admin_str(v.log));
     json_object_set_new(r, "position", json_pack("{s:I,s:I,s:I,s:I}", "log_messages_at_subscribe",
                         (json_int_t)v.sub_msgs, "received_since", (json_int_t)v.live_msgs,
                         "replay_done", (json_int_t)v.replay_done, "replay_total", (json_int_t)v.replay_total));

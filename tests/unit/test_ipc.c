@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "ipc/admin.h"
 #include "ipc/ev.h"
 #include "ipc/ipc_client.h"
 #include "ipc/ipc_msg.h"
@@ -693,6 +694,23 @@ static void client_timeouts_and_bad_targets(void **state)
     close(l);
 }
 
+/* What a peer names (a q login, a callback symbol, a tickerplant's symbols) reaches the
+ * admin socket's JSON whatever its bytes. */
+static void admin_str_takes_any_bytes(void **state)
+{
+    (void)state;
+    json_t *j = admin_str("caf\xc3\xa9");
+    assert_string_equal(json_string_value(j), "caf\xc3\xa9");
+    json_decref(j);
+    j = admin_str("\xffuser\xc3");
+    assert_string_equal(json_string_value(j), "?user?");
+    char *out = json_dumps(j, JSON_ENCODE_ANY);
+    assert_string_equal(out, "\"?user?\"");
+    free(out);
+    json_decref(j);
+    assert_null(admin_str(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +721,7 @@ int main(void)
         cmocka_unit_test(hostile_peers_lose_only_their_connection),
         cmocka_unit_test(limits_hold_against_a_crowd),
         cmocka_unit_test(client_timeouts_and_bad_targets),
+        cmocka_unit_test(admin_str_takes_any_bytes),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
