@@ -750,15 +750,18 @@ static json_t *cell(const struct k *col, int64_t i)
         double v = col->t == KT_REAL ? ((const float *)col->u.v)[i] : ((const double *)col->u.v)[i];
         return v != v ? json_null() : json_real(v);
     }
-    case KT_SYM: return admin_str(k_symv_at(col, i));
+    case KT_SYM: r = admin_str(k_symv_at(col, i)); break;
     case KT_LIST: {
         const struct k *it = col->u.kk[i];
-        if (it->t == KT_CHAR) return json_stringn((const char *)it->u.v, (size_t)it->n);
-        if (k_fmt(it, 100, &b) == 0) r = json_stringn((const char *)b.p, b.len);
+        if (it->t == KT_CHAR) {
+            r = admin_strn((const char *)it->u.v, (size_t)it->n);
+            break;
+        }
+        if (k_fmt(it, 100, &b) == 0) r = admin_strn((const char *)b.p, b.len);
         break;
     }
     default:
-        if (k_fmt_item(col, i, &b) == 0) r = json_stringn((const char *)b.p, b.len);
+        if (k_fmt_item(col, i, &b) == 0) r = admin_strn((const char *)b.p, b.len);
     }
     buf_release(&b);
     return r ? r : json_null();

@@ -50,12 +50,19 @@ json_t *admin_error(const char *fmt, ...)
 
 json_t *admin_str(const char *s)
 {
-    json_t *j = json_string(s);
+    return s ? admin_strn(s, strlen(s)) : NULL;
+}
+
+json_t *admin_strn(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
     if (j || !s) return j;
-    char *t = strdup(s);
+    char *t = malloc(n + 1);
     if (!t) return NULL;
+    for (size_t i = 0; i < n; i++) t[i] = s[i] ? s[i] : '?';
+    t[n] = 0;
     err_scrub(t);
-    j = json_string(t);
+    j = json_stringn(t, n);
     free(t);
     return j;
 }

@@ -42,6 +42,9 @@ json_t *admin_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A JSON string of S whatever its bytes: a peer's name, a q user or a callback symbol
  * may not be UTF-8, which json_string refuses (each bad byte becomes '?', err_scrub). */
 json_t *admin_str(const char *s);
+/* The same for N bytes (a q char vector); if they are not UTF-8, a NUL among them
+ * becomes '?' too. */
+json_t *admin_strn(const char *s, size_t n);
 
 struct cfg;
 /* Where the daemon of assembly C listens: $SMFS_ADMIN if set, else ADMIN_SOCK in the

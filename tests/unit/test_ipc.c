@@ -709,6 +709,12 @@ static void admin_str_takes_any_bytes(void **state)
     free(out);
     json_decref(j);
     assert_null(admin_str(NULL));
+    j = admin_strn("a\0b", 3);                       /* valid: the NUL is kept */
+    assert_int_equal(json_string_length(j), 3);
+    json_decref(j);
+    j = admin_strn("a\0\xff", 3);                   /* not: both become '?' */
+    assert_string_equal(json_string_value(j), "a??");
+    json_decref(j);
 }
 
 int main(void)
