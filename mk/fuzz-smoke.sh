@@ -115,9 +115,9 @@ for f in "$@"; do
     echo "fuzz: $name ran ${cpu}s of CPU ($(( $(date +%s) - start ))s wall): $runs executions, no crash, corpus $(ls "$dir" | wc -l) inputs in $dir"
 done
 rm -f "$corpus".*.log
-# fuzz_store's and the door targets' scratch stores, named by pid: only those of finished runs (another
-# `make fuzz-long` may be running on the other core).
-for d in /tmp/smfs-fuzz-store.* /tmp/smfs-fuzz-ctl.*; do
+# The scratch stores and spills of fuzz_store, fuzz_upd and the door targets, named by
+# pid: only those of finished runs (another `make fuzz-long` may be running).
+for d in /tmp/smfs-fuzz-store.* /tmp/smfs-fuzz-ctl.* /tmp/smfs-fuzz-upd.* /dev/shm/smfs-fuzz-upd.*; do
     [ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf "$d"
 done
 true
