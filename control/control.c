@@ -144,17 +144,17 @@ int ctl_signals(struct control *c, struct store_snap *snap, int64_t ts, const st
 
 /* ---- writer jobs --------------------------------------------------------------- */
 
-/* What the writer's callbacks get: the diag lines' array, and the control for
- * progress. */
-struct diag_ctx {
-    struct control *c;
-    json_t         *lines;
-};
-
-static void diag_json(void *arg, const char *line)
+void ctl_diag_note(void *arg, const char *line)
 {
-    struct diag_ctx *d = arg;
+    struct ctl_diag *d = arg;
+    if (d->log_as) log_warn("%s: %s", d->log_as, line);
     json_array_append_new(d->lines, admin_str(line));
+}
+
+void ctl_diag_progress(void *arg, const char *current, uint64_t done, uint64_t total)
+{
+    struct ctl_diag *d = arg;
+    ctl_job_progress(d->c, d->phase, current, done, total, 0, 0);
 }
 
 /* What the current version holds per tier, for /metrics (writer thread, or before the
@@ -228,13 +228,13 @@ void ctl_job_progress(struct control *c, const char *phase, const char *current,
 
 static void on_ingest_progress(void *arg, const struct import_progress *p)
 {
-    struct diag_ctx *d = arg;
+    struct ctl_diag *d = arg;
     ctl_job_progress(d->c, p->phase, p->current, p->parts_done, p->parts_total, p->bytes_done, p->bytes_total);
 }
 
 static void on_verify_progress(void *arg, const struct store_verify_progress *p)
 {
-    struct diag_ctx *d = arg;
+    struct ctl_diag *d = arg;
     ctl_job_progress(d->c, "verify", NULL, p->objects_done, p->objects_total, p->bytes_done, p->bytes_total);
 }
 
@@ -244,14 +244,14 @@ static json_t *run_ingest(struct control *c, json_t *body, struct commit_note **
     if (!dir) return admin_error("ingest needs \"dir\": the staging directory");
     json_t *verify = json_object_get(body, "verify");
     json_t *diag = json_array();
-    struct diag_ctx dc = {c, diag};
+    struct ctl_diag dc = {.c = c, .lines = diag};
     struct ingest_opts io = {
         .cfg = c->o.cfg,
         .staging = dir,
         .verify = verify ? json_is_true(verify) : true,
         .dry_run = json_is_true(json_object_get(body, "dry_run")),
         .keep_staging = json_is_true(json_object_get(body, "keep_staging")),
-        .diag = diag_json,
+        .diag = ctl_diag_note,
         .progress = on_ingest_progress,
         .arg = &dc,
     };
@@ -339,10 +339,10 @@ static json_t *run_vacuum(struct control *c, json_t *body, bool automatic)
 static json_t *run_verify(struct control *c)
 {
     json_t *problems = json_array();
-    struct diag_ctx dc = {c, problems};
+    struct ctl_diag dc = {.c = c, .lines = problems};
     struct store_verify_report rep = {0};
     struct smfs_err e = {0};
-    int rc = store_verify_with_progress(c->o.store, diag_json, on_verify_progress, &dc, &rep, &e);
+    int rc = store_verify_with_progress(c->o.store, ctl_diag_note, on_verify_progress, &dc, &rep, &e);
     json_t *r = json_pack("{s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:o}", "ok", rc == 0, "versions", (int)rep.versions,
                           "trees", (int)rep.trees, "objects", (json_int_t)rep.objects,
                           "bytes", (json_int_t)rep.bytes, "unchecked", (json_int_t)rep.unchecked,

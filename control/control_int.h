@@ -163,6 +163,17 @@ void ctl_note_usage(struct control *c);
 void ctl_job_progress(struct control *c, const char *phase, const char *current, uint64_t done, uint64_t total,
                       uint64_t bytes_done, uint64_t bytes_total);
 
+/* What a writer job's callbacks get: the control (for progress), the reply's diagnostic
+ * lines, and the word each line is also logged under as a warning (NULL: kept only) and
+ * the phase its progress shows (ctl_diag_progress). */
+struct ctl_diag {
+    struct control *c;
+    json_t         *lines;
+    const char     *log_as, *phase;
+};
+void ctl_diag_note(void *arg, const char *line);                     /* arg: struct ctl_diag */
+void ctl_diag_progress(void *arg, const char *current, uint64_t done, uint64_t total);
+
 /* eod.c: end of day. A sealed day (stream thread) becomes a writer job; the writer
  * writes it down and publishes; a failure is retried every CTL_EOD_RETRY_MS. */
 #define CTL_EOD_RETRY_MS 30000

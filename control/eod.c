@@ -53,24 +53,6 @@ static int32_t oldest_kept(const struct cfg *cfg, int32_t date)
     return tiers_oldest_kept(last, K_EPOCH_UNIX_NS + ((int64_t)date + 1) * K_NS_PER_DAY);
 }
 
-struct eod_ctx {
-    struct control *c;
-    json_t         *diag;
-};
-
-static void eod_note(void *arg, const char *line)
-{
-    struct eod_ctx *x = arg;
-    log_warn("eod: %s", line);
-    json_array_append_new(x->diag, admin_str(line));
-}
-
-static void eod_progress(void *arg, const char *current, uint64_t done, uint64_t total)
-{
-    struct eod_ctx *x = arg;
-    ctl_job_progress(x->c, "write", current, done, total, 0, 0);
-}
-
 /* _prtnEnd (sm-spec §5.1, 1.2 schema): time, sym null as .rt.pub fills them; signal
  * `eod or `eoi; endTS the day's last nanosecond, or the interval's end; opts the day,
  * the rows and the stream position. */
@@ -153,9 +135,9 @@ json_t *ctl_eod_run(struct control *c, json_t *body, struct commit_note **note)
     bool done = false;
     if (writedown_done(c->o.store, id, &done, &e) == 0 && !done) prtn_end(c, "eod", date, rows, &pe);
     json_t *diag = json_array();
-    struct eod_ctx x = {c, diag};
+    struct ctl_diag x = {.c = c, .lines = diag, .log_as = "eod", .phase = "write"};
     struct wd_opts o = {.cfg = c->o.cfg, .date = date, .id = id, .oldest = oldest_kept(c->o.cfg, date),
-                        .note = eod_note, .progress = eod_progress, .arg = &x};
+                        .note = ctl_diag_note, .progress = ctl_diag_progress, .arg = &x};
     struct wd_summary sum;
     int64_t start = ctl_now_rt();
     rc = writedown_eod(c->o.store, sp, &o, &sum, &e);
@@ -372,9 +354,9 @@ json_t *ctl_eoi_run(struct control *c, json_t *body, struct commit_note **note)
     struct wd_opts o = {.cfg = c->o.cfg, .id = id, .oldest = INT32_MIN, .interval = k, .from = from, .to = to,
                         .end_ns = end_ns};
     json_t *diag = json_array();
-    struct eod_ctx x = {c, diag};
-    o.note = eod_note;
-    o.progress = eod_progress;
+    struct ctl_diag x = {.c = c, .lines = diag, .log_as = "eod", .phase = "write"};
+    o.note = ctl_diag_note;
+    o.progress = ctl_diag_progress;
     o.arg = &x;
     struct wd_summary sum;
     prtn_end(c, "eoi", day, rows, &pe);

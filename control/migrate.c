@@ -41,24 +41,6 @@ void ctl_migrate_queue(struct control *c, uint64_t req, json_t *body)
     ctl_enqueue(c, j);
 }
 
-struct mig_ctx {
-    struct control *c;
-    json_t         *diag;
-};
-
-static void mig_note(void *arg, const char *line)
-{
-    struct mig_ctx *x = arg;
-    log_warn("migrate: %s", line);
-    json_array_append_new(x->diag, admin_str(line));
-}
-
-static void mig_progress(void *arg, const char *current, uint64_t done, uint64_t total)
-{
-    struct mig_ctx *x = arg;
-    ctl_job_progress(x->c, "copy", current, done, total, 0, 0);
-}
-
 static json_t *moves_json(const struct cfg *cfg, const struct tiers_summary *s)
 {
     json_t *a = json_array();
@@ -84,9 +66,9 @@ json_t *ctl_migrate_run(struct control *c, json_t *body, struct commit_note **no
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = jn ? (int64_t)json_integer_value(jn) : (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     json_t *diag = json_array();
-    struct mig_ctx x = {c, diag};
+    struct ctl_diag x = {.c = c, .lines = diag, .log_as = "migrate", .phase = "copy"};
     struct tiers_opts o = {.cfg = c->o.cfg, .now_ns = now, .dry_run = json_is_true(json_object_get(body, "dry_run")),
-                           .note = mig_note, .progress = mig_progress, .arg = &x};
+                           .note = ctl_diag_note, .progress = ctl_diag_progress, .arg = &x};
     struct tiers_summary sum;
     struct smfs_err e = {0};
     int64_t start = ctl_now_rt();
