@@ -1,7 +1,8 @@
 # t_daemon: smfs as a new administrator starts it. Daemon mode reports the real
 # outcome (a taken port is a non-zero exit naming it); every problem of an assembly is
 # printed, not just their count; no store is created inside a live HDB, and an empty
-# store is served with a loud warning; -o options are in --help and a misspelt one is
+# store is served with a loud warning; the q port ($KXI_PORT or --port) listens on every
+# interface unless a host is given, REST on loopback unless one is, neither by default; -o options are in --help and a misspelt one is
 # one line; the q Unix socket's mode and group let another user's q in (and keep
 # others out); allow_other lets another user read the mount; smctl status prints the
 # same FUSE counters as --json; long commands report progress when not on a terminal
@@ -77,6 +78,42 @@ expect_in "port taken: why" "$out" "127.0.0.1:$port: Address already in use"
 "$SMCTL" status --admin "$T/b.sock" >/dev/null 2>&1 && fail "a daemon kept running without its port"
 grep -q " $T/m2 fuse" /proc/mounts && fail "the failed daemon left its mount"
 
+# --- where the listeners listen (README: q IPC on $KXI_PORT or --port, every interface
+#     unless a host is given, as q -p does; REST on loopback unless a host is given) ---
+# listen_on PORT: the local addresses listening on TCP PORT (hex, as /proc/net says).
+listen_on() {
+    awk -v p="$(printf '%04X' "$1")" '$4 == "0A" { split($2, a, ":"); if (a[2] == p) print a[1] }' \
+        /proc/net/tcp /proc/net/tcp6 | sort | tr '\n' ' '
+}
+any4=00000000
+any6=00000000000000000000000000000000
+lo4=0100007F
+listeners() {   # ENV ARGS...: start the empty store's daemon so; sets qp and hp
+    _env=$1; shift
+    out=$(env "$_env" "$SMFS" -c "$T/e.yaml" --admin "$T/b.sock" --q-socket none $vanilla "$@" "$T/m2" 2>&1) ||
+        fail "listeners $*: $out"
+    js=$("$SMCTL" status --admin "$T/b.sock" --json)
+    qp=$(echo "$js" | jq .api.q_port)
+    hp=$(echo "$js" | jq .api.http_port)
+}
+listeners_stop() { "$SMCTL" stop --admin "$T/b.sock" >/dev/null || fail "stop"; sleep 0.3; }
+# $KXI_PORT alone: q on every interface; --http PORT: loopback only.
+listeners KXI_PORT=0 --http 0
+[ "$qp" -gt 0 ] || fail "\$KXI_PORT did not open the q port: $js"
+case " $(listen_on "$qp")" in *" $any4 "*|*" $any6 "*) ;; *) fail "q on \$KXI_PORT: listens on $(listen_on "$qp"), not every interface";; esac
+expect_eq "REST with a port only: loopback" "$(listen_on "$hp")" "$lo4 "
+listeners_stop
+# --port HOST:PORT and --http HOST:PORT: where they say.
+listeners KXI_PORT=1 --port 127.0.0.1:0 --http 0.0.0.0:0
+expect_eq "--port 127.0.0.1:P beats \$KXI_PORT, loopback only" "$(listen_on "$qp")" "$lo4 "
+expect_eq "--http 0.0.0.0:P: every interface" "$(listen_on "$hp")" "$any4 "
+listeners_stop
+# Neither: no q port and no REST (the Unix socket and the admin socket only).
+listeners --unset=KXI_PORT
+expect_eq "no --port, no \$KXI_PORT: no q port" "$qp" "-1"
+expect_eq "no --http: no REST" "$hp" "-1"
+listeners_stop
+
 # --- the q socket: mode 0660 by default, a group lets that group in -----------------
 expect_eq "q socket mode" "$(stat -c %a "$T/q.sock")" 660
 "$SMCTL" stop --admin "$A" >/dev/null || fail "stop"
@@ -137,7 +174,7 @@ fi
 SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" ingest -c "$T/a.yaml" --admin "$A" --json "$T/stg" >"$T/ing.json" 2>"$T/prog" &
 ip=$!
 i=0
-until grep -q '"progress"' "$T/prog"; do
+until grep -qs '"progress"' "$T/prog"; do
     i=$((i + 1)); [ $i -lt 600 ] || fail "no progress from an ingest through the daemon: $(cat "$T/prog")"
     sleep 0.1
 done
@@ -153,7 +190,7 @@ SMFS_FAULT="verify.object:1:wait=$T/go2" "$SMFS" -c "$T/a.yaml" --admin "$A" $va
 SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" verify --admin "$A" >"$T/ver.out" 2>"$T/prog" &
 vp=$!
 i=0
-until grep -q '^verify: verify' "$T/prog"; do
+until grep -qs '^verify: verify' "$T/prog"; do
     i=$((i + 1)); [ $i -lt 600 ] || fail "no progress line from verify: $(cat "$T/prog")"
     sleep 0.1
 done
@@ -184,7 +221,7 @@ dpid=$("$SMCTL" status --admin "$A" --json | jq .pid)
 SMCTL_PROGRESS_INTERVAL=0 "$SMCTL" ingest -c "$T/a.yaml" --admin "$A" "$T/stg2" >"$T/k.out" 2>"$T/k.err" &
 ip=$!
 i=0
-until grep -q 'ingest' "$T/k.err"; do i=$((i + 1)); [ $i -lt 600 ] || fail "no progress before the kill"; sleep 0.1; done
+until grep -qs 'ingest' "$T/k.err"; do i=$((i + 1)); [ $i -lt 600 ] || fail "no progress before the kill"; sleep 0.1; done
 kill -KILL "$dpid"
 wait $ip && fail "ingest succeeded though its daemon was killed"
 expect_in "unknown outcome said" "$(cat "$T/k.err")" "whether the ingest was committed is unknown: 'smctl versions'"
