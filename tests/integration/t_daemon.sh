@@ -2,7 +2,8 @@
 # outcome (a taken port is a non-zero exit naming it); every problem of an assembly is
 # printed, not just their count; no store is created inside a live HDB, and an empty
 # store is served with a loud warning; the q port ($KXI_PORT or --port) listens on every
-# interface unless a host is given, REST on loopback unless one is, neither by default; -o options are in --help and a misspelt one is
+# interface unless a host is given, REST on loopback unless one is, neither by default;
+# with --users, a wrong or missing login is refused; -o options are in --help and a misspelt one is
 # one line; the q Unix socket's mode and group let another user's q in (and keep
 # others out); allow_other lets another user read the mount; smctl status prints the
 # same FUSE counters as --json; long commands report progress when not on a terminal
@@ -107,6 +108,16 @@ listeners_stop
 listeners KXI_PORT=1 --port 127.0.0.1:0 --http 0.0.0.0:0
 expect_eq "--port 127.0.0.1:P beats \$KXI_PORT, loopback only" "$(listen_on "$qp")" "$lo4 "
 expect_eq "--http 0.0.0.0:P: every interface" "$(listen_on "$hp")" "$any4 "
+listeners_stop
+# --users FILE: logins are enforced on the q port (node-q as the client).
+printf 'alice:secret\n' >"$T/users"
+listeners KXI_PORT=1 --port 127.0.0.1:0 --users "$T/users"
+expect_eq "the right login" "$(node tests/node/qlogin.js "$qp" alice secret)" "ok"
+for who in "alice nope" "mallory x" ""; do
+    # shellcheck disable=SC2086
+    out=$(node tests/node/qlogin.js "$qp" $who) || fail "login '$who': $out"
+    expect_in "login '$who' refused" "$out" "refused"
+done
 listeners_stop
 # Neither: no q port and no REST (the Unix socket and the admin socket only).
 listeners --unset=KXI_PORT
