@@ -135,8 +135,11 @@ fuzz-smoke: fuzz
 
 # Long fuzzing: FUZZ_SECONDS of CPU per target (default an hour), corpora kept in
 # build/fuzz/corpus. FUZZ_TARGETS="fuzz_ipc fuzz_k" runs only those (one make per core).
+# The build is serialised by a lock (flock, util-linux): two makes started at once must
+# not compile the same objects together.
 FUZZ_TARGETS ?= $(FUZZ_BIN:build/fuzz/%=%)
-fuzz-long: fuzz
+fuzz-long:
+	@mkdir -p build/fuzz && flock build/fuzz/.build.lock $(MAKE) --no-print-directory fuzz
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} FUZZ_KEEP=$(CURDIR)/build/fuzz/corpus ./mk/fuzz-smoke.sh $(FUZZ_TARGETS:%=build/fuzz/%)
 
 # Benchmarks print figures as ratios against native work in the same run; they never
