@@ -379,7 +379,7 @@ static void *writer_main(void *arg)
         else if (!strcmp(j->cmd, "repair")) j->reply = run_repair(c);
         else if (!strcmp(j->cmd, "eod")) j->reply = ctl_eod_run(c, j->body, &j->note);
         else if (!strcmp(j->cmd, "eoi")) j->reply = ctl_eoi_run(c, j->body, &j->note);
-        else if (!strcmp(j->cmd, "migrate")) j->reply = ctl_migrate_run(c, j->body, &j->note);
+        else if (!strcmp(j->cmd, "migrate")) j->reply = ctl_migrate_run(c, j->body, j->plain, &j->note);
         else j->reply = run_vacuum(c, j->body, j->req == 0);
         pthread_mutex_lock(&c->mu);
         c->job.running = false;

@@ -547,13 +547,13 @@ json_t *api_status_json(struct control *c)
         "signals", (json_int_t)rs.signals, "acks", (json_int_t)rs.acks,
         "timeouts", (json_int_t)rs.timeouts, "commits", (json_int_t)c->n.commits));
     char why[ERR_MSG_MAX];
-    if (store_broken(c->o.store, why, sizeof why)) json_object_set_new(r, "store_error", json_string(why));
+    if (store_broken(c->o.store, why, sizeof why)) json_object_set_new(r, "store_error", admin_str(why));
     pthread_mutex_lock(&c->mu);
     struct job_state js = c->job;
     pthread_mutex_unlock(&c->mu);
     if (js.running)
-        json_object_set_new(r, "job", json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:f}", "cmd", js.cmd,
-            "phase", js.phase, "current", js.current, "done", (json_int_t)js.done, "total", (json_int_t)js.total,
+        json_object_set_new(r, "job", json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:f}", "cmd", js.cmd,
+            "phase", js.phase, "current", admin_str(js.current),   /* a file name, cut at 64 bytes */ "done", (json_int_t)js.done, "total", (json_int_t)js.total,
             "bytes_done", (json_int_t)js.bytes_done, "bytes_total", (json_int_t)js.bytes_total,
             "elapsed_s", (ctl_now_rt() - js.started_ns) / 1e9));
     if (c->q) {

@@ -52,6 +52,7 @@ extern const double metrics_commit_le[HIST_BUCKETS], metrics_fanout_le[HIST_BUCK
 struct job {
     uint64_t            req;        /* admin request to answer; 0: internal (auto vacuum) */
     char                cmd[16];
+    bool                plain;      /* migrate: counted in migrate_state.waiting_plain */
     json_t             *body, *reply;
     struct commit_note *note;       /* set by a commit for the loop */
     struct job         *next;
@@ -90,6 +91,10 @@ struct eod_state {
 /* Tier migration as status shows it (migrate.c). */
 struct migrate_state {
     uint64_t queued, done, failed;
+    /* Wall-clock runs nobody waits for (after an end of day, POST /migrate) queued and
+     * not yet started: while there is one, another such request is covered by it and
+     * only counted (coalesced), so a flood of POST /migrate cannot grow the queue. */
+    uint64_t waiting_plain, coalesced;
     char     error[ERR_MSG_MAX];      /* the last failure (kept until a success) */
     int64_t  last_ns, last_dur_ns;    /* the last run that was not a dry run */
     uint64_t last_version, last_moved, last_deleted, last_held, last_bytes_in, last_bytes_out;
@@ -192,7 +197,7 @@ json_t *ctl_eod_json(struct control *c);
  * or POST /migrate), and what status shows of the tiers and the last run; WARNINGS
  * (may be NULL) collects a line per tier that is filling. */
 void    ctl_migrate_queue(struct control *c, uint64_t req, json_t *body);
-json_t *ctl_migrate_run(struct control *c, json_t *body, struct commit_note **note);
+json_t *ctl_migrate_run(struct control *c, json_t *body, bool plain, struct commit_note **note);
 json_t *ctl_migrate_json(struct control *c);
 json_t *ctl_tiers_json(struct control *c, json_t *warnings);
 /* The version readers see now (the hook's answer; 0: none). Any thread. */

@@ -26,6 +26,12 @@
 
 void ctl_migrate_queue(struct control *c, uint64_t req, json_t *body)
 {
+    bool plain = !req && !json_object_get(body, "now_ns") && !json_is_true(json_object_get(body, "dry_run"));
+    pthread_mutex_lock(&c->mu);
+    bool covered = plain && c->migrate.waiting_plain;
+    if (covered) c->migrate.coalesced++;
+    pthread_mutex_unlock(&c->mu);
+    if (covered) return;
     struct job *j = calloc(1, sizeof *j);
     if (!j || !(j->body = body ? json_incref(body) : json_object())) {
         free(j);
@@ -34,9 +40,11 @@ void ctl_migrate_queue(struct control *c, uint64_t req, json_t *body)
         return;
     }
     j->req = req;
+    j->plain = plain;
     snprintf(j->cmd, sizeof j->cmd, "migrate");
     pthread_mutex_lock(&c->mu);
     c->migrate.queued++;
+    c->migrate.waiting_plain += plain;
     pthread_mutex_unlock(&c->mu);
     ctl_enqueue(c, j);
 }
@@ -57,8 +65,15 @@ static json_t *moves_json(const struct cfg *cfg, const struct tiers_summary *s)
     return a;
 }
 
-json_t *ctl_migrate_run(struct control *c, json_t *body, struct commit_note **note)
+json_t *ctl_migrate_run(struct control *c, json_t *body, bool plain, struct commit_note **note)
 {
+    /* Started: from here a new request may see a clock this run did not, so it queues
+     * a run of its own. */
+    if (plain) {
+        pthread_mutex_lock(&c->mu);
+        c->migrate.waiting_plain--;
+        pthread_mutex_unlock(&c->mu);
+    }
     /* POST /migrate refuses now_ns before queueing: only the admin socket gets here with it. */
     json_t *jn = json_object_get(body, "now_ns");
     if (jn && !json_is_integer(jn)) return admin_error("migrate: \"now_ns\" is a whole number of ns since 1970");
@@ -207,8 +222,8 @@ json_t *ctl_migrate_json(struct control *c)
     pthread_mutex_lock(&c->mu);
     struct migrate_state m = c->migrate;
     pthread_mutex_unlock(&c->mu);
-    json_t *r = json_pack("{s:I,s:I,s:I}", "queued", (json_int_t)m.queued, "done", (json_int_t)m.done,
-                          "failed", (json_int_t)m.failed);
+    json_t *r = json_pack("{s:I,s:I,s:I,s:I}", "queued", (json_int_t)m.queued, "done", (json_int_t)m.done,
+                          "failed", (json_int_t)m.failed, "coalesced", (json_int_t)m.coalesced);
     if (r && m.last_ns)
         json_object_set_new(r, "last", json_pack("{s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I}", "at_ns", (json_int_t)m.last_ns,
             "seconds", (double)m.last_dur_ns / 1e9, "version", (json_int_t)m.last_version,

@@ -6,7 +6,7 @@
 # decompressing to the bytes gen-hdb wrote, every file in fast byte-identical; a reader
 # holding a file of the first version reads it unchanged throughout; a dry run changes
 # nothing; status names each tier and its filesystem; POST /migrate may not set the
-# clock; the store verifies.
+# clock, and a flood of it is coalesced; the store verifies.
 . tests/integration/lib.sh
 
 SMFS="$BUILD/smfs"
@@ -108,4 +108,31 @@ out=$("$SMCTL" verify --admin "$A") || fail "verify: $out"
 stop
 [ -z "$mode" ] && { unmount "$M"; start --vanilla; check 3 "2024.01.10 2024.01.11 2024.01.12 " "2024.01.08 2024.01.09 "; stop; }
 out=$("$SMCTL" store verify "$T/kdb/hdb/data" 2>&1) || fail "store verify: $out"
+
+# A flood of POST /migrate does not grow the writer's queue: while a wall-clock run waits
+# to start, further requests are covered by it (counted as coalesced). The first run is
+# held at its commit (every day left is past retention by today's clock) until $T/go.
+export SMFS_FAULT="tiers.commit:1:wait=$T/go"
+start $mode
+unset SMFS_FAULT
+hport=$("$SMCTL" status --admin "$A" --json | jq .api.http_port)
+mg() { curl -s "http://127.0.0.1:$hport/migrate"; }
+d0=$(mg | jq .done)
+expect_eq "POST /migrate" "$(curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$hport/migrate")" 202
+wait_status '.job.cmd == "migrate"' "the first run did not start"
+i=0
+while [ $i -lt 50 ]; do
+    expect_eq "POST /migrate $i" "$(curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$hport/migrate")" 202
+    i=$((i + 1))
+done
+m=$(mg)
+q=$(echo "$m" | jq .queued)
+[ "$q" -le 2 ] || fail "50 requests grew the queue: $m"
+expect_eq "each request queued or covered" "$(($(echo "$m" | jq .coalesced) + q - 1))" 50
+touch "$T/go"
+i=0
+until [ "$(mg | jq .queued)" = 0 ]; do i=$((i + 1)); [ $i -lt 600 ] || fail "the runs never finished: $(mg)"; sleep 0.1; done
+expect_eq "runs done: the held one and at most one more" "$(mg | jq .done)" $((d0 + q))
+stop
+out=$("$SMCTL" store verify "$T/kdb/hdb/data" 2>&1) || fail "store verify after the flood: $out"
 echo "t_migrate: ok"
