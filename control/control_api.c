@@ -446,11 +446,14 @@ static void on_http(void *arg, const struct http_req *q, struct http_resp *r)
             json_error_t je;
             json_t *body = q->len ? json_loadb(q->body, q->len, 0, &je) : json_object();
             const char *d = json_string_value(json_object_get(body, "date"));
+            char busy[16];
             int32_t day;
             if (!json_is_object(body)) reply_error(r, 400, "POST /eod: the body is not a JSON object");
             else if (json_object_get(body, "date") && (!d || !k_parse_date(d, &day)))
                 reply_error(r, 400, "POST /eod: \"date\" must be YYYY.MM.DD");
             else if (!c->stream) reply_error(r, 409, "the stream is off (%s): there are no rows to write", c->stream_off);
+            else if (ctl_eod_busy(c, busy, sizeof busy))
+                reply_error(r, 409, "an end of day is already in progress (%s): GET /eod shows it", busy);
             else {
                 ctl_eod_manual(c, 0, body);
                 reply_json(r, 202, json_pack("{s:s}", "state", "pending"));

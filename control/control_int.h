@@ -192,6 +192,9 @@ json_t *ctl_eod_run(struct control *c, json_t *body, struct commit_note **note);
 void    ctl_eod_done(struct control *c, struct job *j);
 /* smctl eod / POST /eod: a manual end of day (REQ 0: no admin reply, REST). */
 void    ctl_eod_manual(struct control *c, uint64_t req, json_t *body);
+/* A manual end of day not yet completed or failed: its state in STATE. POST /eod refuses
+ * another meanwhile (each would seal and write a day: a flood must not queue them). */
+bool    ctl_eod_busy(struct control *c, char *state, size_t n);
 json_t *ctl_eod_json(struct control *c);
 /* migrate.c: tier migration and retention. A writer job (REQ 0: after an end of day,
  * or POST /migrate), and what status shows of the tiers and the last run; WARNINGS

@@ -253,6 +253,16 @@ void ctl_eod_manual(struct control *c, uint64_t req, json_t *body)
     stream_request(c->stream, req, "eod", body);
 }
 
+bool ctl_eod_busy(struct control *c, char *state, size_t n)
+{
+    pthread_mutex_lock(&c->mu);
+    const char *m = c->eod.manual;
+    bool busy = m[0] && strcmp(m, "completed") && strcmp(m, "failed");
+    snprintf(state, n, "%s", m);
+    pthread_mutex_unlock(&c->mu);
+    return busy;
+}
+
 json_t *ctl_eod_json(struct control *c)
 {
     pthread_mutex_lock(&c->mu);

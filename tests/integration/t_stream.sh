@@ -200,4 +200,33 @@ expect_in "foreign log named" "$(sjson | jq -r .gap)" "$T/foreign/$(basename "$l
 tp '{"cmd":"publish","table":"trade","rows":1}' >/dev/null
 wait_for '.tables.trade.rows == 28' "the subscription did not go on after a foreign log"
 stop
+
+# ---- a manual end of day over REST (Insights' trigger): 202, its state at GET /eod; one at a
+#      time -- a second POST while the first is being written is refused (409), not queued.
+#      The writedown is held at its first column ($T/go) to see it in progress.
+export SMFS_FAULT="wd.column:1:wait=$T/go"
+start --tp-login "$T/tp.login"
+unset SMFS_FAULT
+wait_for '.state == "live"' "not live before the manual EOD"
+hport=$("$SMCTL" status --admin "$A" --json | jq .api.http_port)
+eod() { curl -s -w ' %{http_code}' -XPOST -d "$1" "http://127.0.0.1:$hport/eod"; }
+expect_eq "POST /eod with a bad date" "$(eod '{"date":"2024-13-01"}')" '{"error":"POST /eod: \"date\" must be YYYY.MM.DD"} 400'
+expect_eq "POST /eod" "$(eod '')" '{"state":"pending"} 202'
+i=0
+until [ "$(curl -s "http://127.0.0.1:$hport/eod" | jq -r .manual.state)" = processing ]; do
+    i=$((i + 1)); [ $i -lt 300 ] || fail "the manual EOD never reached its writedown: $(curl -s "http://127.0.0.1:$hport/eod")"
+    sleep 0.1
+done
+out=$(eod '')
+expect_in "a second POST /eod while one is written" "$out" " 409"
+expect_in "says why" "$out" "an end of day is already in progress (processing)"
+touch "$T/go"
+i=0
+until [ "$(curl -s "http://127.0.0.1:$hport/eod" | jq -r .manual.state)" = completed ]; do
+    i=$((i + 1)); [ $i -lt 300 ] || fail "the manual EOD did not complete: $(curl -s "http://127.0.0.1:$hport/eod")"
+    sleep 0.1
+done
+expect_eq "one end of day written" "$("$SMCTL" status --admin "$A" --json | jq .eod.done)" 1
+expect_eq "POST /eod once it is done" "$(eod '')" '{"state":"pending"} 202'
+stop
 echo "t_stream: ok"
