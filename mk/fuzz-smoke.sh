@@ -7,7 +7,7 @@
 # runs), and a crash leaves its input in DIR/<target>.crash-*, to add to the seeds.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-secs=${FUZZ_SECONDS:-8}
+secs=${FUZZ_SECONDS:-5}
 corpus=$(mktemp -d /tmp/smfs-fuzz.XXXXXX)
 trap 'rm -rf "$corpus"' EXIT
 golden="${GOLDEN:-$top/../shared/golden}"
