@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,22 +168,33 @@ static size_t door_exchange(int fd, const void *p, size_t n, char *out, size_t c
     return got;
 }
 
+/* connect(), surviving a SIGSTOP/SIGCONT of the fuzzer (a long run paused while the
+ * machine does something else): an interrupted connect goes on by itself. */
+static int door_connect(int fd, const struct sockaddr *a, socklen_t n)
+{
+    if (fd < 0) door_die("socket", strerror(errno));
+    if (!connect(fd, a, n)) return fd;
+    if (errno != EINTR) door_die("connect", strerror(errno));
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int soerr = 0;
+    socklen_t l = sizeof soerr;
+    while (poll(&p, 1, 30000) < 0 && errno == EINTR) {}
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l) || soerr) door_die("connect", strerror(soerr ? soerr : errno));
+    return fd;
+}
+
 static int door_tcp(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) door_die("connect", strerror(errno));
-    return fd;
+    return door_connect(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), (struct sockaddr *)&a, sizeof a);
 }
 
 static int door_unix(const char *path)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) door_die("connect", strerror(errno));
-    return fd;
+    return door_connect(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), (struct sockaddr *)&a, sizeof a);
 }
 
 #endif
