@@ -554,9 +554,11 @@ json_t *api_status_json(struct control *c)
     pthread_mutex_lock(&c->mu);
     struct job_state js = c->job;
     pthread_mutex_unlock(&c->mu);
+    /* "current" is a file name, cut at 64 bytes: admin_str keeps it valid JSON whatever its bytes. */
     if (js.running)
         json_object_set_new(r, "job", json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:f}", "cmd", js.cmd,
-            "phase", js.phase, "current", admin_str(js.current),   /* a file name, cut at 64 bytes */ "done", (json_int_t)js.done, "total", (json_int_t)js.total,
+            "phase", js.phase, "current", admin_str(js.current),
+            "done", (json_int_t)js.done, "total", (json_int_t)js.total,
             "bytes_done", (json_int_t)js.bytes_done, "bytes_total", (json_int_t)js.bytes_total,
             "elapsed_s", (ctl_now_rt() - js.started_ns) / 1e9));
     if (c->q) {
