@@ -18,6 +18,24 @@
 #include "core/tiers.h"
 #include "ipc/ev.h"
 
+/* Monotonic seconds, for timing a piece of work against its native twin. */
+static inline double bench_now_s(void)
+{
+    return (double)ev_now_ns() / 1e9;
+}
+
+/* Run CMD with system(3); its wall seconds. A command that fails ends the benchmark:
+ * every figure after it would be measured on a setup that is not there. */
+static inline double bench_run(const char *cmd)
+{
+    double t0 = bench_now_s();
+    if (system(cmd)) {
+        fprintf(stderr, "bench/%s: command failed: %s\n", program_invocation_short_name, cmd);
+        exit(1);
+    }
+    return bench_now_s() - t0;
+}
+
 /* Write the embedded default assembly to PATH with its /var/lib/smfs replaced by BASE,
  * so its store, baseURIs and stream logs all live under the benchmark's directory;
  * TABLES, when not NULL, is YAML that replaces the default's tables (each line indented

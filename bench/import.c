@@ -24,13 +24,6 @@
 #include "core/gen.h"
 #include "core/import.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what, const char *msg)
 {
     fprintf(stderr, "bench/import: %s: %s\n", what, msg ? msg : strerror(errno));
@@ -53,19 +46,14 @@ static void cold(const char *dir)
     fclose(f);
 }
 
-static void run(const char *cmd)
-{
-    if (system(cmd) != 0) die("command failed", cmd);
-}
-
 static double timed_import(struct cfg *c, bool verify, bool rollback, struct import_summary *sum)
 {
     struct import_opts o = { .cfg = c, .verify = verify };
     struct smfs_err err;
-    double t = now();
+    double t = bench_now_s();
     int rc = rollback ? import_rollback(&o, sum, &err) : import_run(&o, sum, &err);
     if (rc < 0) die(rollback ? "rollback" : "import", err.msg);
-    return now() - t;
+    return bench_now_s() - t;
 }
 
 int main(int argc, char **argv)
@@ -103,16 +91,16 @@ int main(int argc, char **argv)
     if (gen_hdb(&g, &st, &err) < 0) die("gen-hdb", err.msg);
     double per_row = (double)st.bytes / 10000.0;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", cal);
-    run(cmd);
+    bench_run(cmd);
     g.dir = src;
     g.days = days;
     g.rows = (int64_t)(gb * 1e9 / days / per_row);
     if (g.rows < 1) g.rows = 1;
-    double t = now();
+    double t = bench_now_s();
     if (gen_hdb(&g, &st, &err) < 0) die("gen-hdb", err.msg);
     printf("bench/import: %d partitions x 2 tables x %lld rows: %llu files, %.2f GB (generated in %.0f s)%s\n",
            st.partitions, (long long)g.rows, (unsigned long long)st.files, (double)st.bytes / 1e9,
-           now() - t, warm ? ", warm caches" : ", caches dropped before each step");
+           bench_now_s() - t, warm ? ", warm caches" : ", caches dropped before each step");
 
     char cfgp[4300];
     snprintf(cfgp, sizeof cfgp, "%s/bench.yaml", dir);
@@ -123,10 +111,10 @@ int main(int argc, char **argv)
     double mb = (double)st.bytes / 1e6;
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/hdb' && cp -a '%s' '%s'", base, src, data);
     cold(dir);
-    t = now();
-    run(cmd);
+    t = bench_now_s();
+    bench_run(cmd);
     cold(dir);   /* cp's data is durable only after this sync: count it */
-    double native = now() - t;
+    double native = bench_now_s() - t;
     printf("  %-34s %8.2f s %8.0f MB/s   1.00\n", "native: cp -a + syncfs", native, mb / native);
 
     struct import_summary sum;
@@ -145,6 +133,6 @@ int main(int argc, char **argv)
            "   copies nothing on one filesystem)\n");
     cfg_free(c);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    run(cmd);
+    bench_run(cmd);
     return 0;
 }

@@ -27,18 +27,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-static double now_s(void)
-{
-    return (double)ev_now_ns() / 1e9;
-}
-
-static double run(const char *cmd)
-{
-    double t0 = now_s();
-    if (system(cmd)) die("command failed", cmd);
-    return now_s() - t0;
-}
-
 /* SRC's partitions migrated from a fast tier at BASE to a slow one (ZIP: its
  * compression line, or ""): seconds, *in and *out its bytes. */
 static double migrate(const char *src, const char *base, const char *zip, int32_t last, uint64_t *in, uint64_t *out)
@@ -105,7 +93,7 @@ int main(int argc, char **argv)
     double tm = migrate(src, base, "", last, &in, &out);
     snprintf(nat, sizeof nat, "%s/native", dir);
     snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -a %s/2* %s/ && sync", nat, src, nat);
-    double tc = run(cmd);
+    double tc = bench_run(cmd);
     printf("  to a tier as they are: %.2f s (%.0f MiB/s); cp -a + sync: %.2f s (%.0f MiB/s): %.2f of cp's speed\n",
            tm, (double)in / 1048576.0 / tm, tc, (double)in / 1048576.0 / tc, tc / tm);
 
@@ -113,7 +101,7 @@ int main(int argc, char **argv)
     snprintf(base, sizeof base, "%s/zstd", dir);
     double tz = migrate(src, base, ", compression: {algorithm: zstd, block: 17, level: 3}", last, &in, &out);
     snprintf(cmd, sizeof cmd, "cd %s && zstd -q -3 -T1 -r 2* && sync", nat);
-    double tzc = run(cmd);
+    double tzc = bench_run(cmd);
     uint64_t zout = du(nat, ".zst");
     printf("  to a zstd tier: %.2f s (%.0f MiB/s in), %.0f MiB -> %.0f MiB (%.1f%% saved); zstd -3 -T1 + sync: %.2f s, "
            "-> %.0f MiB (%.1f%% saved; %" PRIu64 " against our %" PRIu64 " bytes): %.2f of zstd's speed\n",

@@ -41,13 +41,6 @@
 #include "core/import.h"
 #include "ipc/admin.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static pid_t child;   /* a running smfs: stopped (unmounting) on any exit */
 
 static void die(const char *what, const char *msg)
@@ -161,16 +154,16 @@ static volatile uint64_t sink;
 static double w_walk(const char *seg, const struct files *f)
 {
     (void)f;
-    double t = now();
+    double t = bench_now_s();
     uint64_t ops = walk(seg, NULL);
-    return (double)ops / (now() - t);                /* operations / s */
+    return (double)ops / (bench_now_s() - t);                /* operations / s */
 }
 
 /* Every column file whole: open, read to the end, close. */
 static double w_files(const struct files *f, size_t bufsize, double *bytes_s)
 {
     static char buf[1 << 20];
-    double t = now();
+    double t = bench_now_s();
     for (size_t i = 0; i < f->n; i++) {
         int fd = open(f->path[i], O_RDONLY);
         if (fd < 0) die(f->path[i], NULL);
@@ -179,7 +172,7 @@ static double w_files(const struct files *f, size_t bufsize, double *bytes_s)
         if (r < 0) die(f->path[i], NULL);
         close(fd);
     }
-    double dt = now() - t;
+    double dt = bench_now_s() - t;
     if (bytes_s) *bytes_s = (double)f->bytes / 1e6 / dt;
     return (double)f->n / dt;
 }
@@ -201,7 +194,7 @@ static double w_read(const char *seg, const struct files *f)
 static double w_mmap(const char *seg, const struct files *f)
 {
     (void)seg;
-    double t = now();
+    double t = bench_now_s();
     for (size_t i = 0; i < f->n; i++) {
         int fd = open(f->path[i], O_RDONLY);
         struct stat st;
@@ -215,7 +208,7 @@ static double w_mmap(const char *seg, const struct files *f)
         sink += s;
         munmap((void *)m, len);
     }
-    return (double)f->bytes / 1e6 / (now() - t);
+    return (double)f->bytes / 1e6 / (bench_now_s() - t);
 }
 
 static size_t nrandom = 20000;
@@ -237,7 +230,7 @@ static double w_random(const char *seg, const struct files *f)
         if (maps[i] == MAP_FAILED) die("mmap", NULL);
     }
     uint64_t x = 88172645463325252ull;   /* xorshift: the same pages on every tree */
-    double t = now();
+    double t = bench_now_s();
     for (size_t k = 0; k < nrandom; k++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         size_t i = x % nf;
@@ -245,7 +238,7 @@ static double w_random(const char *seg, const struct files *f)
         size_t pg = (x >> 20) % (lens[i] / 4096);
         sink += maps[i][pg * 4096 + (x & 4095)];
     }
-    double r = (double)nrandom / (now() - t);         /* reads / s */
+    double r = (double)nrandom / (bench_now_s() - t);         /* reads / s */
     for (size_t i = 0; i < nf; i++) munmap((void *)maps[i], lens[i]);
     free(maps);
     free(lens);
@@ -438,11 +431,11 @@ static uint64_t prepare(const char *dir, const struct shape *sh, char *src, char
     g.days = sh->days;
     g.rows = sh->rows;
     g.tables = sh->tables;
-    double t = now();
+    double t = bench_now_s();
     if (gen_hdb(&g, &st, &err) < 0) die("gen-hdb", err.msg);
     printf("bench/read %s: %d partitions x %d tables x %lld rows: %llu files, %.2f GB (generated in %.0f s)\n",
            sh->name, st.partitions, st.tables, (long long)g.rows, (unsigned long long)st.files,
-           (double)st.bytes / 1e9, now() - t);
+           (double)st.bytes / 1e9, bench_now_s() - t);
     if (bench_write_assembly_tables(cfgp, base, wide_tables_yaml(sh->tables))) die(cfgp, NULL);
     struct cfg *c = NULL;
     if (cfg_load(cfgp, &c, &err) < 0) die("assembly", err.msg);
@@ -453,9 +446,9 @@ static uint64_t prepare(const char *dir, const struct shape *sh, char *src, char
     if (system(cmd)) die("command failed", cmd);
     struct import_opts io = {.cfg = c, .verify = false};
     struct import_summary sum;
-    t = now();
+    t = bench_now_s();
     if (import_run(&io, &sum, &err) < 0) die("import", err.msg);
-    printf("  imported in %.0f s\n", now() - t);
+    printf("  imported in %.0f s\n", bench_now_s() - t);
     cfg_free(c);
     return sum.version;
 }
@@ -473,17 +466,17 @@ static void huge_walk(const char *dir, const char *smfs, long nfiles, int tables
     getrlimit(RLIMIT_NOFILE, &rl);
     snprintf(seg, sizeof seg, "%s/v%llu$/hdb", mnt, (unsigned long long)ver);
     drop_caches();
-    double t = now();
+    double t = bench_now_s();
     uint64_t ops = walk(src, NULL);
-    double native = (double)ops / (now() - t);
+    double native = (double)ops / (bench_now_s() - t);
     pid_t pid = mount_smfs(smfs, cfgp, mnt, adm, true);
     drop_caches();
-    t = now();
+    t = bench_now_s();
     walk(seg, NULL);
-    double cold = (double)ops / (now() - t);
-    t = now();
+    double cold = (double)ops / (bench_now_s() - t);
+    t = bench_now_s();
     walk(seg, NULL);
-    double warm = (double)ops / (now() - t);
+    double warm = (double)ops / (bench_now_s() - t);
     struct dstate d = daemon_state(adm, pid);
     printf("\n  \\l walk of %llu files (%ld partitions), descriptors limited to %llu:\n"
            "    native cold %.0f ops/s; smfs cold %.0f (%.2f), warm %.0f ops/s\n"

@@ -32,18 +32,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-static double now_s(void)
-{
-    return (double)ev_now_ns() / 1e9;
-}
-
-static double run(const char *cmd)
-{
-    double t0 = now_s();
-    if (system(cmd)) die("command failed", cmd);
-    return now_s() - t0;
-}
-
 /* The default assembly's tables, a fast tier (kept 1 day) under BASE and an s3 tier at
  * s3://bench/PREFIX (ZIP: its compression line, or ""); its text is left in yaml. */
 static char yaml[8192];
@@ -63,7 +51,7 @@ static double walk(const char *dir)
 {
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "build/rel/smctl load %s >/dev/null", dir);
-    return run(cmd);
+    return bench_run(cmd);
 }
 
 static double migrate(const char *src, const char *base, const char *prefix, const char *zip, int32_t last,
@@ -102,7 +90,7 @@ int main(int argc, char **argv)
     snprintf(log, sizeof log, "%s/s3rver.log", dir);
     snprintf(cmd, sizeof cmd, "mkdir -p %s/s3d && NODE_OPTIONS=--openssl-legacy-provider tests/node_modules/.bin/s3rver "
              "-d %s/s3d -a 127.0.0.1 -p 0 --configure-bucket bench >%s 2>&1 & echo $! >%s/s3rver.pid", dir, dir, log, dir);
-    run(cmd);
+    bench_run(cmd);
     int port = 0;
     for (int i = 0; i < 200 && !port; i++) {
         FILE *f = fopen(log, "r");
@@ -144,7 +132,7 @@ int main(int argc, char **argv)
     double tm = migrate(src, base, "plain", "", last, &in, &out, &objs);
     snprintf(cmd, sizeof cmd, "cd %s && /usr/bin/aws --endpoint-url %s s3 cp --quiet --recursive . s3://bench/native/ "
              "--exclude sym", src, ep);
-    double ta = run(cmd);
+    double ta = bench_run(cmd);
     printf("  to an s3 tier as they are: %.2f s (%.1f MiB/s, %" PRIu64 " objects, each verified, one commit); "
            "aws s3 cp --recursive: %.2f s (%.1f MiB/s): %.2f of aws's speed\n",
            tm, (double)in / 1048576.0 / tm, objs, ta, (double)in / 1048576.0 / ta, ta / tm);
@@ -163,7 +151,7 @@ int main(int argc, char **argv)
         snprintf(cmd, sizeof cmd, "mkdir -p %s && build/rel/smfs -c %s --admin %s/adm.sock --q-socket none "
                  "--no-stream --s3-cache %s/cache:10G %s 2>%s/smfs.log && build/rel/smctl status --admin %s/adm.sock "
                  ">/dev/null", mnt, yml, dir, dir, mnt, dir, dir);
-        run(cmd);
+        bench_run(cmd);
         double w1 = walk(mnt), w2 = walk(mnt), wl = walk(src);
         printf("  the \\l walk (smctl load) of the %d days through --s3-cache: first %.2f s (every file fetched), "
                "second %.2f s; of the local copy %.2f s: %.1fx and %.2fx of local\n", days, w1, w2, wl, w1 / wl, w2 / wl);

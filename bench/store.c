@@ -18,15 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "core/fileio.h"
 #include "core/store.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Anonymous resident memory: the heap the store holds, not the page cache its maps share. */
 static long rss_kb(void)
@@ -129,28 +123,28 @@ int main(int argc, char **argv)
            dir, parts, tables, cols, files, sizeof payload);
 
     /* 1. The whole tree in one commit. */
-    double t0 = now();
+    double t0 = bench_now_s();
     native_files(native, 0, parts, tables, cols);
-    double tn = now() - t0;
+    double tn = bench_now_s() - t0;
     struct smfs_err e;
     struct store_tier tier = { .name = "hdb" };
     if (store_create(home, &tier, 1, &e) < 0) die("create", &e);
     struct store *s;
     if (store_open(home, NULL, &s, NULL, &e) < 0) die("open", &e);
-    t0 = now();
+    t0 = bench_now_s();
     store_files(s, 0, parts, tables, cols);
-    double ts = now() - t0;
+    double ts = bench_now_s() - t0;
     printf("%-34s native %8.2f s   smfs %8.2f s   ratio %5.2f  (%.0f files/s)\n", "initial commit",
            tn, ts, ts / tn, (double)files / ts);
 
     /* 2. One partition per commit, durable each time. */
     int rounds = 20;
-    t0 = now();
+    t0 = bench_now_s();
     for (int r = 0; r < rounds; r++) native_files(native, parts + r, parts + r + 1, tables, cols);
-    tn = (now() - t0) / rounds;
-    t0 = now();
+    tn = (bench_now_s() - t0) / rounds;
+    t0 = bench_now_s();
     for (int r = 0; r < rounds; r++) store_files(s, parts + r, parts + r + 1, tables, cols);
-    ts = (now() - t0) / rounds;
+    ts = (bench_now_s() - t0) / rounds;
     printf("%-34s native %8.2f ms  smfs %8.2f ms  ratio %5.2f\n", "one-partition commit", tn * 1e3,
            ts * 1e3, ts / tn);
 
@@ -158,24 +152,24 @@ int main(int argc, char **argv)
     int nlook = 200000;
     char rel[128], path[4400];
     srand(7);
-    t0 = now();
+    t0 = bench_now_s();
     for (int i = 0; i < nlook; i++) {
         colpath(rel, sizeof rel, rand() % parts, rand() % tables, rand() % cols);
         snprintf(path, sizeof path, "%s/%s", native, rel);
         struct stat st;
         if (stat(path, &st) < 0) die(path, NULL);
     }
-    tn = now() - t0;
+    tn = bench_now_s() - t0;
     struct store_snap *snap;
     if (store_snap_get(s, 0, &snap, &e) < 0) die("snap", &e);
     srand(7);
-    t0 = now();
+    t0 = bench_now_s();
     for (int i = 0; i < nlook; i++) {
         colpath(rel, sizeof rel, rand() % parts, rand() % tables, rand() % cols);
         struct store_entry ent;
         if (store_lookup(snap, rel, &ent, &e) < 0) die("lookup", &e);
     }
-    ts = now() - t0;
+    ts = bench_now_s() - t0;
     store_snap_put(snap);
     printf("%-34s native %8.0f /s  smfs %8.0f /s  ratio %5.2f (smfs/native speed)\n", "path lookups",
            nlook / tn, nlook / ts, tn / ts);
@@ -184,7 +178,7 @@ int main(int argc, char **argv)
     struct store_opts fast = { .no_sync = true };
     store_close(s);
     if (store_open(home, &fast, &s, NULL, &e) < 0) die("open", &e);
-    t0 = now();
+    t0 = bench_now_s();
     for (int v = 0; v < versions; v++) {
         struct store_tx *tx;
         if (store_tx_begin(s, &tx, &e) < 0) die("begin", &e);
@@ -192,24 +186,24 @@ int main(int argc, char **argv)
         if (store_tx_put_bytes(tx, rel, payload, sizeof payload, 0, &e) < 0) die("put", &e);
         if (store_tx_commit(tx, NULL, &e) < 0) die("commit", &e);
     }
-    double tv = now() - t0;
+    double tv = bench_now_s() - t0;
     store_close(s);
     snprintf(path, sizeof path, "%s/packs", home);
     uint64_t index = du(path);
     long rss0 = rss_kb();
-    t0 = now();
+    t0 = bench_now_s();
     if (store_open(home, NULL, &s, NULL, &e) < 0) die("open", &e);
-    double to = now() - t0;
+    double to = bench_now_s() - t0;
     long rss1 = rss_kb();
     printf("%-34s %d commits in %.2f s (no sync); index %.1f MB\n", "version history", versions, tv,
            (double)index / 1e6);
     printf("%-34s %8.3f s for %llu versions; +%ld KB heap\n", "open", to,
            (unsigned long long)store_current(s), rss1 - rss0);
     struct store_vacuum_report vr;
-    t0 = now();
+    t0 = bench_now_s();
     if (store_vacuum(s, NULL, &vr, &e) < 0) die("vacuum", &e);
     printf("%-34s %8.2f s: dropped %u versions, %llu objects, %u packs\n", "vacuum --keep 1",
-           now() - t0, vr.versions_dropped, (unsigned long long)vr.objects_removed, vr.packs_removed);
+           bench_now_s() - t0, vr.versions_dropped, (unsigned long long)vr.objects_removed, vr.packs_removed);
     store_close(s);
     printf("disk: native tree %.1f MB, store %.1f MB\n", (double)du(native) / 1e6, (double)du(home) / 1e6);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

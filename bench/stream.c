@@ -52,11 +52,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-static double now_s(void)
-{
-    return (double)ev_now_ns() / 1e9;
-}
-
 /* POST one command to the tickerplant's control port (curl: the bench's one helper
  * process, as the tests use it). */
 static void tp_cmd(int ctl, const char *json)
@@ -219,7 +214,7 @@ static double plain_reader(int port, int ctl, int batches, int rows)
     tp_sub_free(&sub);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "{\"cmd\":\"blast\",\"batches\":%d,\"rows\":%d}", batches, rows);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     tp_cmd(ctl, cmd);
     long want = 2L * batches, got = 0;
     int fd = -1;
@@ -230,7 +225,7 @@ static double plain_reader(int port, int ctl, int batches, int rows)
         tp_msg_free(&m);
         got++;
     }
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     tp_close(tp);
     return t;
 }
@@ -314,15 +309,15 @@ int main(int argc, char **argv)
     snprintf(log, sizeof log, "%s/sym2026.02.18", logs);
     snprintf(cat, sizeof cat, "cat %s > /dev/null", log);
     if (system(cat)) die("cat", log);
-    double c0 = now_s();
+    double c0 = bench_now_s();
     if (system(cat)) die("cat", log);
-    double tcat = now_s() - c0;
+    double tcat = bench_now_s() - c0;
     struct stat st;
     if (stat(log, &st)) die("stat", log);
-    double s0 = now_s();
+    double s0 = bench_now_s();
     start_smfs(smfs, cfg, adm, mnt, budget);
     wait_rows(adm, day);
-    double treplay = now_s() - s0;
+    double treplay = bench_now_s() - s0;
     printf("  replay of the whole log (%.1f MiB, %lld rows) from a start: %.2f s, %.0f rows/s; cat > /dev/null: "
            "%.3f s (ratio %.1f)\n", (double)st.st_size / 1048576.0, 2 * day, treplay, 2.0 * (double)day / treplay,
            tcat, treplay / tcat);
@@ -330,10 +325,10 @@ int main(int argc, char **argv)
     /* 3. live: a second blast */
     char cmd[128];
     snprintf(cmd, sizeof cmd, "{\"cmd\":\"blast\",\"batches\":%d,\"rows\":%d}", batches, rows);
-    double l0 = now_s();
+    double l0 = bench_now_s();
     tp_cmd(ctl, cmd);
     wait_rows(adm, 2 * day);
-    double tl = now_s() - l0;
+    double tl = bench_now_s() - l0;
     json_t *s = stream_status(adm);
     long long disk = json_integer_value(json_object_get(json_object_get(s, "spill"), "bytes_disk"));
     json_decref(s);
@@ -346,10 +341,10 @@ int main(int argc, char **argv)
     /* 4. SIGKILL while live, and back */
     kill(smfs_pid, SIGKILL);
     waitpid(smfs_pid, NULL, 0);
-    double k0 = now_s();
+    double k0 = bench_now_s();
     start_smfs(smfs, cfg, adm, mnt, budget);
     wait_rows(adm, 2 * day);
-    printf("  after a SIGKILL: live again with every row in %.2f s (replay from the last checkpoint)\n", now_s() - k0);
+    printf("  after a SIGKILL: live again with every row in %.2f s (replay from the last checkpoint)\n", bench_now_s() - k0);
 
     /* 5. the same smfs with the IDB tier at one interval a second */
     kill(smfs_pid, SIGTERM);

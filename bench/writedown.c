@@ -40,11 +40,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-static double now_s(void)
-{
-    return (double)ev_now_ns() / 1e9;
-}
-
 static uint64_t rnd(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -112,9 +107,9 @@ static void writedown_child(const char *cfgpath, const char *spilldir, int threa
         if (spill_open(spilldir, &so, &sp, &e)) die("spill", e.msg);
         struct wd_opts o = {.cfg = cfg, .date = day, .id = "bench", .threads = threads, .oldest = INT32_MIN};
         struct wd_summary sum;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (writedown_eod(s, sp, &o, &sum, &e)) die("writedown", e.msg);
-        double t = now_s() - t0;
+        double t = bench_now_s() - t0;
         if (write(pfd[1], &t, sizeof t) != sizeof t || write(pfd[1], &sum.bytes, sizeof sum.bytes) != sizeof sum.bytes)
             _exit(1);
         spill_close(sp);
@@ -141,14 +136,14 @@ static double dd(const char *dir, uint64_t bytes)
     if (fd < 0) die("open", p);
     static char block[1 << 20];
     memset(block, 0x5a, sizeof block);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint64_t left = bytes; left;) {
         size_t n = left < sizeof block ? (size_t)left : sizeof block;
         if (write(fd, block, n) != (ssize_t)n) die("write", p);
         left -= n;
     }
     if (fsync(fd)) die("fsync", p);
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     close(fd);
     unlink(p);
     return t;
@@ -182,7 +177,7 @@ int main(int argc, char **argv)
     struct spill *sp;
     if (spill_create(spilldir, "/bench/sym2026.02.18", &so, &sp, &e)) die("spill", e.msg);
     uint64_t seed = 88172645463325252ull;
-    double g0 = now_s();
+    double g0 = bench_now_s();
     int64_t ntrade = rows * 6 / 10, nquote = rows - ntrade;
     for (int64_t at = 0; at < ntrade || at < nquote; at += 10000) {
         for (int t = 0; t < 2; t++) {
@@ -200,7 +195,7 @@ int main(int argc, char **argv)
     spill_close(sp);
     cfg_free(cfg);
     printf("writedown: a day of %lld rows (%lld trade, %lld quote), %.0f MiB in the intraday store (taken in %.1f s)\n",
-           (long long)rows, (long long)ntrade, (long long)nquote, (double)ss.bytes_disk / 1048576.0, now_s() - g0);
+           (long long)rows, (long long)ntrade, (long long)nquote, (double)ss.bytes_disk / 1048576.0, bench_now_s() - g0);
 
     /* 1, 2, 3 */
     double tp, t1;
