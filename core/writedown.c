@@ -1143,6 +1143,15 @@ static void wd_release(struct wd *w)
     pthread_mutex_destroy(&w->mu);
 }
 
+/* Commit W's transaction. store_tx_commit frees it whatever the outcome, so W lets go of
+ * it first: wd_release must not abort a transaction that is already gone. */
+static int wd_commit(struct wd *w, uint64_t *version, struct smfs_err *err)
+{
+    struct store_tx *tx = w->tx;
+    w->tx = NULL;
+    return store_tx_commit(tx, version, err);
+}
+
 /* ---- the IDB's record: ".smfs/eoi", one line per interval written --------------------------
  *   <spill id> <k> <n> <end ns>   interval k of that spill is idb/<n>, ending then */
 
@@ -1329,11 +1338,7 @@ int writedown_eoi(struct store *s, struct spill *sp, const struct wd_opts *o, st
     if (!rc) rc = store_tx_set(w.tx, "kind", "eoi", err);
     if (!rc) rc = store_tx_set(w.tx, "interval", nstr, err);
     if (!rc) rc = store_tx_set(w.tx, "spill", o->id, err);
-    if (!rc) {
-        struct store_tx *tx = w.tx;
-        w.tx = NULL;
-        rc = store_tx_commit(tx, &sum->version, err);
-    }
+    if (!rc) rc = wd_commit(&w, &sum->version, err);
 out:
     wd_release(&w);
     free(lines);
@@ -1499,11 +1504,7 @@ int writedown_eod(struct store *s, struct spill *sp, const struct wd_opts *o, st
         if (!rc) rc = store_tx_set(w.tx, "rows", rows, err);
         if (!rc) rc = store_tx_set(w.tx, "spill", o->id, err);
     }
-    if (!rc) {
-        struct store_tx *tx = w.tx;
-        w.tx = NULL;
-        rc = store_tx_commit(tx, &sum->version, err);
-    }
+    if (!rc) rc = wd_commit(&w, &sum->version, err);
 out:
     wd_release(&w);
     free(all);
