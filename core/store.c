@@ -595,15 +595,26 @@ int store_snap_usage(struct store *s, const struct store_snap *snap, struct stor
     return usage_tree(s, store_snap_root(snap), 0, u, err);
 }
 
-int store_object_path(const struct store *s, const struct store_entry *e, char *buf,
-                      size_t len, struct smfs_err *err)
+/* E's object name under its tier's objects/ directory, or an error for an entry that
+ * has no local object (-EREMOTE: one in object storage; -EINVAL: a directory, a tier this
+ * store lacks) — callers tell the two apart. */
+static int object_local(const struct store *s, const struct store_entry *e, char *rel, size_t n,
+                        struct smfs_err *err)
 {
     if (e->flags & STORE_F_REMOTE)
         return err_set(err, -EREMOTE, "'%s' is in object storage: it has no local object", e->name);
     if (e->kind != STORE_FILE || e->tier >= s->ntiers)
         return err_set(err, -EINVAL, "'%s' is not a file of a known tier", e->name);
+    object_rel(e->id, rel, n);
+    return 0;
+}
+
+int store_object_path(const struct store *s, const struct store_entry *e, char *buf,
+                      size_t len, struct smfs_err *err)
+{
     char rel[32];
-    object_rel(e->id, rel, sizeof rel);
+    int rc = object_local(s, e, rel, sizeof rel, err);
+    if (rc < 0) return rc;
     if (snprintf(buf, len, "%s/objects/%s", s->tiers[e->tier].path, rel) >= (int)len)
         return err_set(err, -ENAMETOOLONG, "object path of '%s' is too long", e->name);
     return 0;
@@ -611,12 +622,9 @@ int store_object_path(const struct store *s, const struct store_entry *e, char *
 
 int store_object_open(const struct store *s, const struct store_entry *e, struct smfs_err *err)
 {
-    if (e->flags & STORE_F_REMOTE)
-        return err_set(err, -EREMOTE, "'%s' is in object storage: it has no local object", e->name);
-    if (e->kind != STORE_FILE || e->tier >= s->ntiers)
-        return err_set(err, -EINVAL, "'%s' is not a file of a known tier", e->name);
     char rel[32];
-    object_rel(e->id, rel, sizeof rel);
+    int rc = object_local(s, e, rel, sizeof rel, err);
+    if (rc < 0) return rc;
     int fd = openat(s->obj_fd[e->tier], rel, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         err_sys(err, "open", rel);
