@@ -98,6 +98,23 @@ release() {
     wait $hp || fail "holder: $(cat "$T/$1.out")"
 }
 
+# smfs_start [ARGS]: smfs on $T/a.yaml mounted at $M in the foreground (pid in $pid), its
+# admin socket $A, no q socket, REST on a free loopback port, no automatic vacuum (the
+# test says when); returns once it serves. smfs_stop: SIGTERM, and wait for its exit (under
+# ASan, the leak check). mig ARGS: `smctl migrate`, failing the test with its answer.
+smfs_start() {
+    mkdir -p "$M"
+    "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket none --http 127.0.0.1:0 --no-auto-vacuum -f "$@" "$M" 2>>"$T/log" &
+    pid=$!
+    smfs_wait "$pid" "$A" "$T/log"
+}
+smfs_stop() {
+    kill -TERM "$pid"
+    wait "$pid"
+    pid=
+}
+mig() { "$SMCTL" migrate --admin "$A" "$@" 2>&1 || fail "smctl migrate $*: $("$SMCTL" migrate --admin "$A" "$@" 2>&1)"; }
+
 # tiers_assembly BLOCKLOG2: $T/a.yaml with the tables of mnt-examples/tiers-s3.yaml and
 # two date tiers under $T: fast (kept 3 days, uncompressed) and slow ($T/slowdisk, kept
 # $SLOW_DAYS (7) days, zstd level 3 in blocks of 2^BLOCKLOG2) -- the tier migration

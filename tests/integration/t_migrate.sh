@@ -21,18 +21,6 @@ cleanup() {
 trap cleanup EXIT
 mode=
 has_fuse || { mode=--vanilla; echo "SKIP: the FUSE half (no /dev/fuse or fusermount3); the symlink tree is tested"; }
-start() {
-    mkdir -p "$M"
-    "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket none --http 127.0.0.1:0 --no-auto-vacuum -f "$@" "$M" 2>>"$T/log" &
-    pid=$!
-    smfs_wait "$pid" "$A" "$T/log"
-}
-stop() {
-    kill -TERM "$pid"
-    wait "$pid"
-    pid=
-}
-mig() { "$SMCTL" migrate --admin "$A" "$@" 2>&1 || fail "smctl migrate $*: $("$SMCTL" migrate --admin "$A" "$@" 2>&1)"; }
 ver() { "$SMCTL" status --admin "$A" --json | jq -r .current; }
 
 # check N FAST SLOW: version N at the mount: the days of each tier, and every file of
@@ -65,7 +53,7 @@ case "$out" in *"no effect"*) fail "retention is said to have no effect: $out" ;
 "$SMCTL" gen-hdb "$T/kdb/hdb/data" --days 10 --rows 2000 --start 2024.01.01 >/dev/null || fail "gen-hdb"
 "$SMCTL" gen-hdb "$T/orig" --days 10 --rows 2000 --start 2024.01.01 >/dev/null || fail "gen-hdb orig"
 "$SMCTL" import -c "$T/a.yaml" >/dev/null || fail "import"
-start $mode
+smfs_start $mode
 all="2024.01.01 2024.01.02 2024.01.03 2024.01.04 2024.01.05 2024.01.08 2024.01.09 2024.01.10 2024.01.11 2024.01.12 "
 check 1 "$all" ""
 
@@ -105,15 +93,15 @@ expect_eq "no empty commit" "$(ver)" 3
 out=$("$SMCTL" verify --admin "$A") || fail "verify: $out"
 
 # The symlink tree shows the same.
-stop
-[ -z "$mode" ] && { unmount "$M"; start --vanilla; check 3 "2024.01.10 2024.01.11 2024.01.12 " "2024.01.08 2024.01.09 "; stop; }
+smfs_stop
+[ -z "$mode" ] && { unmount "$M"; smfs_start --vanilla; check 3 "2024.01.10 2024.01.11 2024.01.12 " "2024.01.08 2024.01.09 "; smfs_stop; }
 out=$("$SMCTL" store verify "$T/kdb/hdb/data" 2>&1) || fail "store verify: $out"
 
 # A flood of POST /migrate does not grow the writer's queue: while a wall-clock run waits
 # to start, further requests are covered by it (counted as coalesced). The first run is
 # held at its commit (every day left is past retention by today's clock) until $T/go.
 export SMFS_FAULT="tiers.commit:1:wait=$T/go"
-start $mode
+smfs_start $mode
 unset SMFS_FAULT
 hport=$("$SMCTL" status --admin "$A" --json | jq .api.http_port)
 mg() { curl -s "http://127.0.0.1:$hport/migrate"; }
@@ -133,6 +121,6 @@ touch "$T/go"
 i=0
 until [ "$(mg | jq .queued)" = 0 ]; do i=$((i + 1)); [ $i -lt 600 ] || fail "the runs never finished: $(mg)"; sleep 0.1; done
 expect_eq "runs done: the held one and at most one more" "$(mg | jq .done)" $((d0 + q))
-stop
+smfs_stop
 out=$("$SMCTL" store verify "$T/kdb/hdb/data" 2>&1) || fail "store verify after the flood: $out"
 echo "t_migrate: ok"

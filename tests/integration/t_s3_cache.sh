@@ -17,32 +17,21 @@ pid=
 s3p=
 trap s3_cleanup EXIT
 s3_start hdb
-start() {
-    mkdir -p "$M"
-    "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket none --http 127.0.0.1:0 --no-auto-vacuum -f "$@" "$M" 2>>"$T/log" &
-    pid=$!
-    smfs_wait "$pid" "$A" "$T/log"
-}
-stop() {
-    kill -TERM "$pid"
-    wait "$pid"
-    pid=
-}
 s3days="2024.01.01 2024.01.02 2024.01.03 2024.01.04 2024.01.05"
 
 SLOW_DAYS=1 S3_TIER=s3://hdb/equities/db tiers_assembly 17
 "$SMCTL" gen-hdb "$T/kdb/hdb/data" --days 10 --rows 5000 --start 2024.01.01 >/dev/null || fail "gen-hdb"
 "$SMCTL" gen-hdb "$T/orig" --days 10 --rows 5000 --start 2024.01.01 >/dev/null || fail "gen-hdb orig"
 "$SMCTL" import -c "$T/a.yaml" >/dev/null || fail "import"
-start
+smfs_start
 out=$("$SMCTL" migrate --admin "$A" --now 2024.01.09 2>&1) || fail "migrate: $out"
 expect_in "migrate" "$out" "5 partitions moved"
 expect_in "par.txt without the cache" "$(cat "$M/par.txt")" "s3://hdb/equities/db"
-stop
+smfs_stop
 unmount "$M"
 
 # The cache: 1 MiB, less than the bucket's days hold, so files are evicted as the walk goes.
-start --s3-cache "$T/cache:1M"
+smfs_start --s3-cache "$T/cache:1M"
 expect_eq "par.txt with the cache" "$(cat "$M/par.txt" | tr '\n' ' ')" "v2\$/fast v2\$/slow v2\$/s3 "
 expect_eq "the bucket's days as a segment" "$(ls "$M/v2\$/s3" | tr '\n' ' ')" "$s3days "
 out=$("$SMCTL" load --json "$M" 2>&1) || fail "smctl load through the cache: $out $(tail -5 "$T/log")"
@@ -62,7 +51,7 @@ used=$(du -sb "$T/cache" | cut -f1)
 out=$("$SMCTL" load --json "$M") || fail "second walk: $out"
 expect_eq "second walk" "$(echo "$out" | jq -r .partitions)" 10
 ls "$T/cache" | grep -q '\.part$' && fail "a fetch left a partial file"
-stop
+smfs_stop
 unmount "$M"
 
 # Refused where it cannot work.

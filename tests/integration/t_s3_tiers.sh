@@ -19,18 +19,6 @@ trap s3_cleanup EXIT
 s3_start hdb
 mode=
 has_fuse || { mode=--vanilla; echo "SKIP: the FUSE half (no /dev/fuse or fusermount3); the symlink tree is tested"; }
-start() {
-    mkdir -p "$M"
-    "$SMFS" -c "$T/a.yaml" --admin "$A" --q-socket none --http 127.0.0.1:0 --no-auto-vacuum -f "$@" "$M" 2>>"$T/log" &
-    pid=$!
-    smfs_wait "$pid" "$A" "$T/log"
-}
-stop() {
-    kill -TERM "$pid"
-    wait "$pid"
-    pid=
-}
-mig() { "$SMCTL" migrate --admin "$A" "$@" 2>&1 || fail "smctl migrate $*: $("$SMCTL" migrate --admin "$A" "$@" 2>&1)"; }
 
 # bucket_days: the dates under the tier's prefix, as aws lists them.
 bucket_days() {
@@ -73,7 +61,7 @@ case "$out" in *"no effect"*) fail "retention is said to have no effect: $out" ;
 "$SMCTL" gen-hdb "$T/kdb/hdb/data" --days 10 --rows 2000 --start 2024.01.01 >/dev/null || fail "gen-hdb"
 "$SMCTL" gen-hdb "$T/orig" --days 10 --rows 2000 --start 2024.01.01 >/dev/null || fail "gen-hdb orig"
 "$SMCTL" import -c "$T/a.yaml" >/dev/null || fail "import"
-start $mode
+smfs_start $mode
 all="2024.01.01 2024.01.02 2024.01.03 2024.01.04 2024.01.05 2024.01.08 2024.01.09 2024.01.10 2024.01.11 2024.01.12 "
 check 1 "$all" "" ""
 
@@ -125,8 +113,8 @@ expect_eq "v4: slow" "$(ls "$M/v4\$/slow" | tr '\n' ' ')" ""
 expect_eq "v4: bucket" "$(bucket_days)" "${s3all}2024.01.08 2024.01.09 2024.01.10 2024.01.11 2024.01.12 "
 expect_eq "the foreign object" "$(awsq s3 ls --recursive s3://hdb/equities/db/2024.01.11/ | wc -l)" 1
 
-stop
-[ -z "$mode" ] && { unmount "$M"; start --vanilla; expect_eq "symlink tree: fast" "$(ls "$M/v4\$/fast" | tr '\n' ' ')" "2024.01.11 "; stop; }
+smfs_stop
+[ -z "$mode" ] && { unmount "$M"; smfs_start --vanilla; expect_eq "symlink tree: fast" "$(ls "$M/v4\$/fast" | tr '\n' ' ')" "2024.01.11 "; smfs_stop; }
 out=$("$SMCTL" store verify "$T/kdb/hdb/data" 2>&1) || fail "store verify: $out"
 s3_signatures_ok
 echo "t_s3_tiers: ok"
